@@ -1,0 +1,156 @@
+"""click commands: parse, build options, call one library function. No logic lives here."""
+
+import logging
+from pathlib import Path
+
+import click
+
+from . import __version__
+from .engine import DEFAULT_BATCH_SIZE, DEFAULT_RENDER_SIZE
+
+log = logging.getLogger("filmcolor")
+
+
+class DefaultGroup(click.Group):
+    """`filmcolor IN OUT` means `filmcolor colorize IN OUT`."""
+
+    def parse_args(self, ctx, args):
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h", "--version"):
+            args = ["colorize", *args]
+        return super().parse_args(ctx, args)
+
+
+def _logging_options(f):
+    f = click.option("-q", "--quiet", is_flag=True, help="Only errors; no progress bar.")(f)
+    f = click.option("-v", "--verbose", is_flag=True, help="Debug messages.")(f)
+    return f
+
+
+def _engine_options(f):
+    f = click.option("--weights", type=click.Path(path_type=Path), default=None,
+                     help="A .keras model file (default: the shipped weights).")(f)
+    f = click.option("--render-size", type=click.IntRange(min=16), default=DEFAULT_RENDER_SIZE,
+                     show_default=True,
+                     help="Long side, in pixels, at which chroma is predicted.")(f)
+    f = click.option("--batch-size", type=click.IntRange(min=1), default=DEFAULT_BATCH_SIZE,
+                     show_default=True, help="Images per model call.")(f)
+    return f
+
+
+def _setup_logging(quiet, verbose):
+    level = logging.ERROR if quiet else logging.DEBUG if verbose else logging.INFO
+    logging.getLogger("filmcolor").setLevel(level)
+
+
+def _colorizer(weights, render_size, batch_size):
+    from .engine import Colorizer
+    from .model import load_model, shipped_weights
+
+    path = weights or shipped_weights()
+    model = load_model(path)
+    log.debug("loaded %s", path)
+    return Colorizer(model, render_size=render_size, batch_size=batch_size)
+
+
+@click.group(cls=DefaultGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="filmcolor")
+def cli():
+    """Colorize black-and-white photographs with the CNN of Revathi et al.
+
+    \b
+      filmcolor photo.jpg colored.png
+      filmcolor album/ colored/          (recursive; folder structure mirrored)
+      filmcolor train --data DIR --out runs/mine
+      filmcolor eval --data DIR
+    """
+
+
+@cli.command()
+@click.argument("input", type=click.Path(path_type=Path))
+@click.argument("output", type=click.Path(path_type=Path))
+@click.option("--overwrite", is_flag=True, help="Replace outputs that already exist.")
+@_engine_options
+@_logging_options
+def colorize(input, output, overwrite, weights, render_size, batch_size, quiet, verbose):
+    """Colorize INPUT (an image or a folder of images) into OUTPUT."""
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
+    from .stills import colorize_image, plan
+
+    _setup_logging(quiet, verbose)
+    plan(input, output, overwrite)  # fail on a bad command before the model loads
+    colorizer = _colorizer(weights, render_size, batch_size)
+    with logging_redirect_tqdm(loggers=[log]):
+        n = colorize_image(input, output, colorizer, overwrite=overwrite, progress=not quiet)
+    log.info("wrote %d image%s to %s", n, "" if n == 1 else "s", output)
+
+
+@cli.command()
+@click.option("--data", type=click.Path(path_type=Path, exists=True, file_okay=False),
+              required=True, help="Folder of colour images (recursive).")
+@click.option("--out", type=click.Path(path_type=Path), required=True,
+              help="Run folder: checkpoints, log.csv, loss.png, accuracy.png. Rerun to resume.")
+@click.option("--epochs", type=click.IntRange(min=1), default=50, show_default=True)
+@click.option("--steps-per-epoch", type=click.IntRange(min=1), default=100, show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True)
+@click.option("--crop", type=click.IntRange(min=16), default=128, show_default=True,
+              help="Square random-crop size (a multiple of 8).")
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=1e-3,
+              show_default=True, help="Adam learning rate.")
+@click.option("--l2", type=click.FloatRange(min=0), default=0.01, show_default=True,
+              help="Kernel L2 factor (the paper's 0.01).")
+@click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), default=0.2,
+              show_default=True)
+@click.option("--rebalance", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="Class-rebalanced MSE strength (0 = plain MSE as in the paper).")
+@click.option("--render-size", type=click.IntRange(min=16), default=DEFAULT_RENDER_SIZE,
+              show_default=True, help="Long side images are scaled to before cropping.")
+@click.option("--val-split", default="val", show_default=True,
+              help="Validation subfolder of --data, or a fraction such as 0.15.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@_logging_options
+def train(data, out, epochs, steps_per_epoch, batch_size, crop, lr, l2, dropout, rebalance,
+          render_size, val_split, seed, quiet, verbose):
+    """Train the network on a folder of colour images."""
+    from .train import TrainConfig
+    from .train import train as run_training
+
+    _setup_logging(quiet, verbose)
+    if crop % 8:
+        raise click.BadParameter(f"{crop} is not a multiple of 8", param_hint="'--crop'")
+    best = run_training(TrainConfig(
+        data=str(data), out=str(out), epochs=epochs, batch_size=batch_size, crop=crop,
+        steps_per_epoch=steps_per_epoch, learning_rate=lr, l2=l2, dropout=dropout,
+        rebalance=rebalance, render_size=render_size, val_split=val_split, seed=seed,
+    ))
+    log.info("best model: %s", best)
+
+
+@cli.command(name="eval")
+@click.option("--data", type=click.Path(path_type=Path), required=True,
+              help="Folder of colour images (recursive).")
+@click.option("--weights", "weights_list", type=click.Path(path_type=Path), multiple=True,
+              help="Model file(s) to compare; repeat for several (default: shipped weights).")
+@click.option("--render-size", type=click.IntRange(min=16), default=DEFAULT_RENDER_SIZE,
+              show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Only the first N.")
+@_logging_options
+def eval_(data, weights_list, render_size, batch_size, limit, quiet, verbose):
+    """Gray colour images, colorize them, and print metrics beside the gray baseline."""
+    from .errors import InputNotFoundError
+    from .evaluate import evaluate, format_table
+    from .model import shipped_weights
+
+    _setup_logging(quiet, verbose)
+    if not data.exists():
+        raise InputNotFoundError(f"{data}: no such folder")
+    paths = list(weights_list) or [shipped_weights()]
+    colorizers = {p.stem: _colorizer(p, render_size, batch_size) for p in paths}
+    columns, source_cf, n, failures = evaluate(data, colorizers, limit=limit,
+                                               progress=not quiet, render_size=render_size)
+    click.echo(format_table(columns, source_cf, n, data))
+    if failures:
+        from .errors import PartialFailure
+
+        raise PartialFailure(failures, n + len(failures))

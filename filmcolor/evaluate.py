@@ -1,0 +1,121 @@
+"""`filmcolor eval`: gray colour images, colorize them, and score against the originals.
+
+Every metric is averaged over images and reported beside the same metric for the gray
+baseline (ab = 0: the black-and-white image itself) on the same images.
+"""
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import color, metrics
+from .engine import DEFAULT_RENDER_SIZE
+from .errors import DataError, ImageReadError
+from .image import find_images, read_image
+
+log = logging.getLogger("filmcolor")
+
+# name, definition shown in the table, higher is better
+METRICS = [
+    ("mse_paper", "paper 'MSE': mean sq. error of the sigmoid ab code (0..1), render size", False),
+    ("accuracy_paper", "paper 'accuracy' (%): Keras argmax(a,b) agreement per pixel", True),
+    ("psnr_paper", "paper 'PSNR': 10log10(255^2/MSE_code) - mixes scales, not dB", True),
+    ("psnr", "PSNR (dB) of the RGB image, full size", True),
+    ("ssim", "SSIM of the RGB image, full size", True),
+    ("auc", "AuC (%) of the ab-error CDF, thresholds 0..150 (Zhang 2016)", True),
+    ("colorfulness", "colourfulness (Hasler-Suesstrunk), source images: {source:.1f}", True),
+]
+
+
+@dataclass
+class Scores:
+    """Per-image metric lists for one column of the table."""
+
+    name: str
+    values: dict = field(default_factory=lambda: {m[0]: [] for m in METRICS})
+
+    def add(self, **kw):
+        for k, v in kw.items():
+            self.values[k].append(v)
+
+    def mean(self, key):
+        return float(np.mean(self.values[key]))
+
+
+def score(pred_rgb, code_pred, truth_rgb, code_true):
+    """All metrics of one colorized image against its colour original."""
+    mse = metrics.paper_mse(code_pred, code_true)
+    return dict(
+        mse_paper=mse,
+        accuracy_paper=100.0 * metrics.paper_accuracy(code_pred, code_true),
+        psnr_paper=metrics.paper_psnr(mse),
+        psnr=metrics.psnr_rgb(pred_rgb, truth_rgb),
+        ssim=metrics.ssim_rgb(pred_rgb, truth_rgb),
+        auc=100.0 * metrics.auc_ab(color.rgb_to_lab(pred_rgb)[..., 1:],
+                                   color.rgb_to_lab(truth_rgb)[..., 1:]),
+        colorfulness=metrics.colorfulness(pred_rgb),
+    )
+
+
+def evaluate(data, colorizers, limit=None, progress=False, render_size=DEFAULT_RENDER_SIZE):
+    """Score each named Colorizer and the gray baseline on the images under `data`.
+
+    `colorizers` maps column name -> engine.Colorizer. Returns (columns, source colourfulness,
+    image count, failures). `render_size` is where the baseline's paper metrics are taken.
+    """
+    paths = find_images(data)[:limit] if limit else find_images(data)
+    if not paths:
+        raise DataError(f"{data}: no images found")
+    columns = {name: Scores(name) for name in colorizers}
+    gray_col = Scores("gray (ab=0)")
+    source_cf, failures = [], {}
+    it = paths
+    if progress:
+        from tqdm import tqdm
+
+        it = tqdm(paths, unit="images", desc="eval", leave=False)
+    for path in it:
+        try:
+            truth, _ = read_image(path)
+        except ImageReadError as ex:
+            failures[str(path)] = str(ex)
+            log.warning("%s", ex)
+            continue
+        gray = color.luma(truth)
+        source_cf.append(metrics.colorfulness(truth))
+        for name, cz in colorizers.items():
+            (ab_small,), (gray_small,) = cz.predict_ab([gray])
+            code_true = _code_true(truth, gray_small.shape)
+            pred = color.compose(gray, color.chroma_offsets(gray_small, ab_small))
+            columns[name].add(**score(pred, color.encode_ab(ab_small), truth, code_true))
+        small_shape = color.resize_long_side(gray, render_size).shape
+        gray_rgb = np.repeat(gray[..., None], 3, axis=-1)
+        gray_col.add(**score(gray_rgb, np.full(small_shape + (2,), color.encode_ab(np.zeros(2))),
+                             truth, _code_true(truth, small_shape)))
+    if not source_cf:
+        raise DataError(f"{data}: none of {len(paths)} images could be read")
+    return [*columns.values(), gray_col], float(np.mean(source_cf)), len(source_cf), failures
+
+
+def _code_true(truth, shape):
+    small = color.resize_long_side(truth, max(shape))
+    assert small.shape[:2] == shape, (small.shape, shape)
+    return color.encode_ab(color.rgb_to_lab(small)[..., 1:])
+
+
+def format_table(columns, source_cf, n_images, data):
+    """One plain-text table (also valid Markdown)."""
+    head = ["metric", *[c.name for c in columns]]
+    rows = []
+    for key, desc, higher in METRICS:
+        label = desc.format(source=source_cf)
+        arrow = "higher is better" if higher else "lower is better"
+        rows.append([f"{label} ({arrow})", *[f"{c.mean(key):.4f}" if key == "mse_paper"
+                                             else f"{c.mean(key):.2f}" for c in columns]])
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
+    line = lambda r: "| " + " | ".join(v.ljust(w) for v, w in zip(r, widths)) + " |"
+    sep = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
+    title = f"{n_images} images from {Path(data)}"
+    return "\n".join([title, "", line(head), sep, *map(line, rows)])

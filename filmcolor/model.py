@@ -1,0 +1,114 @@
+"""The paper's CNN (Revathi et al., Fig. 2): the only module that builds Keras layers.
+
+Input: L / 100, N x H x W x 1 with H and W multiples of 8. Output: sigmoid ab code,
+N x H x W x 2 (see color.py). Three stride-2 convolutions down, three 2x upsamplings up:
+31,618 parameters. The paper's reshape/resize Lambda layers are replaced by padding to a
+multiple of 8 outside the model, so the saved file has no Lambda and loads in safe mode
+on every Keras backend.
+"""
+
+import contextlib
+import os
+import sys
+from pathlib import Path
+
+from .errors import WeightsError
+
+DOWNSAMPLE = 8  # three stride-2 convolutions
+PARAMS = 31_618
+WEIGHTS_FILE = "filmcolor.keras"  # the shipped default (see weights/README.md)
+PAPER_WEIGHTS_FILE = "filmcolor-paper.keras"  # the paper's recipe, kept for comparison
+
+# (filters, stride, dropout after) for the encoder, as in Fig. 2 and section IV.A.
+_ENCODER = [(8, 2, True), (16, 1, False), (16, 2, True), (32, 1, False), (32, 2, True)]
+_DECODER = [32, 16]
+
+
+@contextlib.contextmanager
+def _quiet_stderr():
+    """TensorFlow 2.21 writes C++ start-up chatter straight to fd 2, whatever
+    TF_CPP_MIN_LOG_LEVEL says; silence it while Keras imports and loads."""
+    if os.environ.get("FILMCOLOR_DEBUG") == "1":
+        yield
+        return
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def import_keras():
+    """Keras, imported on first use so `filmcolor --help` and the I/O stay fast."""
+    if "keras" not in sys.modules:
+        with _quiet_stderr():
+            import keras  # noqa: F401
+    return sys.modules["keras"]
+
+
+def build_model(l2=0.01, dropout=0.2, seed=None):
+    """Build the uncompiled Fig. 2 network. `l2` is the kernel L2 factor (paper: 0.01)."""
+    keras = import_keras()
+    layers, regularizers = keras.layers, keras.regularizers
+    reg = regularizers.L2(l2) if l2 else None
+    init = keras.initializers.GlorotUniform(seed=seed)
+
+    def conv(filters, stride, name, activation="relu"):
+        return layers.Conv2D(
+            filters, 3, strides=stride, padding="same", activation=activation,
+            kernel_regularizer=reg, kernel_initializer=init, name=name,
+        )
+
+    inputs = keras.Input(shape=(None, None, 1), name="input_1")
+    x = inputs
+    n_conv = n_drop = 0
+    for filters, stride, drop in _ENCODER:
+        x = conv(filters, stride, _name("conv2d", n_conv))(x)
+        n_conv += 1
+        if drop:
+            x = layers.Dropout(dropout, seed=seed, name=_name("dropout", n_drop))(x)
+            n_drop += 1
+    for i, filters in enumerate(_DECODER):
+        x = layers.UpSampling2D(2, name=_name("up_sampling2d", i))(x)
+        x = conv(filters, 1, _name("conv2d", n_conv))(x)
+        n_conv += 1
+    x = layers.UpSampling2D(2, name=_name("up_sampling2d", len(_DECODER)))(x)
+    outputs = conv(2, 1, _name("conv2d", n_conv), activation="sigmoid")(x)
+    return keras.Model(inputs, outputs, name="revathi2023")
+
+
+def _name(base, i):
+    return base if i == 0 else f"{base}_{i}"
+
+
+def shipped_weights(name=WEIGHTS_FILE):
+    """Path of shipped weights: $FILMCOLOR_WEIGHTS, the checkout's weights/, or the install's."""
+    if name == WEIGHTS_FILE and os.environ.get("FILMCOLOR_WEIGHTS"):
+        return Path(os.environ["FILMCOLOR_WEIGHTS"])
+    candidates = [Path(__file__).resolve().parent.parent / "weights" / name,
+                  Path(sys.prefix) / "share" / "filmcolor" / "weights" / name]
+    return next((p for p in candidates if p.is_file()), candidates[0])
+
+
+def load_model(path):
+    """Load a saved .keras model in safe mode; raise WeightsError with one clear line."""
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsError(f"{path}: weights file not found")
+    keras = import_keras()
+    try:
+        with _quiet_stderr():
+            model = keras.saving.load_model(path, compile=False, safe_mode=True)
+    except Exception as ex:  # Keras raises many types for a bad file; all mean the same here
+        reason = (str(ex).strip().splitlines() or [type(ex).__name__])[0].split(". ")[0]
+        raise WeightsError(f"{path}: cannot load weights ({reason[:160]})") from ex
+    if model.input_shape[-1] != 1 or model.output_shape[-1] != 2:
+        raise WeightsError(
+            f"{path}: not a colorization model (input {model.input_shape}, "
+            f"output {model.output_shape}; expected 1 channel in, 2 out)"
+        )
+    return model

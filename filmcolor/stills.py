@@ -1,0 +1,147 @@
+"""Colorize still images: one file or a folder (recursive, structure mirrored).
+
+Checks every path before the model loads, so a bad command fails in a second; then reads,
+colorizes and writes in batches of the engine's batch size. One unreadable image never
+stops the rest: failures are collected and raised together at the end.
+"""
+
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+
+from . import color
+from .errors import (ImageReadError, InputNotFoundError, NoImagesError, OutputExistsError,
+                     OutputWriteError, PartialFailure, SameFileError, UsageError)
+from .image import IMAGE_EXTENSIONS, find_images, is_image_path, read_image, write_image
+
+log = logging.getLogger("filmcolor")
+
+COLOUR_TOLERANCE = 2.0 / 255.0  # channel spread above this means the input is not gray
+
+
+def plan(src, dst, overwrite=False):
+    """(input, output) pairs for a file or a folder; raises a UsageError for a bad command."""
+    src, dst = Path(src), Path(dst)
+    if not src.exists():
+        raise InputNotFoundError(f"{src}: no such file or folder")
+    if _same(src, dst):
+        raise SameFileError(f"{dst}: output is the input; choose another output path")
+    if src.is_dir():
+        inputs = find_images(src)
+        if not inputs:
+            raise NoImagesError(f"{src}: no images found (looked for "
+                                f"{', '.join(sorted(IMAGE_EXTENSIONS))})")
+        if dst.exists() and not dst.is_dir():
+            raise UsageError(f"{dst}: input is a folder, so the output must be a folder")
+        if src.resolve() in dst.resolve().parents:
+            raise UsageError(f"{dst}: output folder is inside the input folder")
+        pairs = [(p, dst / p.relative_to(src)) for p in inputs]
+    else:
+        if not is_image_path(src):
+            raise UsageError(f"{src}: not an image file name ({src.suffix or 'no extension'})")
+        if dst.is_dir():
+            dst = dst / src.with_suffix(".png").name
+        if not is_image_path(dst):
+            raise UsageError(f"{dst}: unknown output image format "
+                             f"({dst.suffix or 'no extension'}); use .png, .jpg, .tif, ...")
+        pairs = [(src, dst)]
+    if not overwrite:
+        existing = [d for _, d in pairs if d.exists()]
+        if existing:
+            more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
+            raise OutputExistsError(f"{existing[0]}: output already exists{more}; "
+                                    "use --overwrite to replace it")
+    _check_writable({d.parent for _, d in pairs})
+    return pairs
+
+
+def _same(a, b):
+    try:
+        return a.resolve() == b.resolve() or (b.exists() and os.path.samefile(a, b))
+    except OSError:
+        return False
+
+
+def _check_writable(folders):
+    """Fail before any work if an output folder cannot be created or written."""
+    for folder in sorted(folders):
+        probe = folder / f".filmcolor-probe-{os.getpid()}"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            probe.touch()
+            probe.unlink()
+        except OSError as ex:
+            raise OutputWriteError(
+                f"{ex.filename or folder}: output folder is not writable ({ex.strerror})") from ex
+
+
+def load_gray(path):
+    """Read an image as luma; a colour input is converted with a warning."""
+    rgb, dtype = read_image(path)
+    spread = rgb.max(axis=-1) - rgb.min(axis=-1)
+    if float(spread.max()) > COLOUR_TOLERANCE:
+        log.warning("%s: colour image; converted to gray before colorizing", path)
+    return color.luma(rgb), dtype
+
+
+def colorize_pairs(pairs, colorizer, progress=False):
+    """Colorize each (input, output) pair; returns the number written.
+
+    Raises PartialFailure at the end if any item failed (the rest are written); its
+    `failures` maps each failed input to its exception.
+    """
+    failures = {}
+    done = 0
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(pairs), unit="images", desc="colorize", dynamic_ncols=True)
+    try:
+        for start in range(0, len(pairs), colorizer.batch_size):
+            chunk = pairs[start:start + colorizer.batch_size]
+            loaded = []
+            for src, dst in chunk:
+                try:
+                    gray, dtype = load_gray(src)
+                    loaded.append((src, dst, gray, dtype))
+                except (ImageReadError, InputNotFoundError) as ex:
+                    failures[str(src)] = ex
+                    log.error("%s", ex)
+            if loaded:
+                outputs = colorizer.colorize([g for _, _, g, _ in loaded])
+                for (src, dst, _, dtype), rgb in zip(loaded, outputs):
+                    try:
+                        write_image(dst, rgb, dtype)
+                        done += 1
+                        log.debug("%s -> %s", src, dst)
+                    except OutputWriteError as ex:
+                        failures[str(src)] = ex
+                        log.error("%s", ex)
+            if bar is not None:
+                bar.update(len(chunk))
+    finally:
+        if bar is not None:
+            bar.close()
+    if failures:
+        raise PartialFailure(failures, len(pairs))
+    return done
+
+
+def colorize_image(src, dst, colorizer, overwrite=False, progress=False):
+    """Colorize one photo (or a folder, mirrored) from `src` into `dst`."""
+    pairs = plan(src, dst, overwrite)
+    try:
+        return colorize_pairs(pairs, colorizer, progress=progress and len(pairs) > 1)
+    except PartialFailure as ex:
+        if len(pairs) == 1:  # one file: its own error, not "1 of 1 failed"
+            raise next(iter(ex.failures.values())) from None
+        raise
+
+
+def colorize_array(gray, colorizer):
+    """Luma H x W in [0, 1] (or uint8) -> float RGB H x W x 3; for notebooks."""
+    gray = color.to_float(np.asarray(gray))
+    return colorizer.colorize([gray])[0]
