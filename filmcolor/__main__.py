@@ -16,13 +16,25 @@ class _Formatter(logging.Formatter):
         return f"filmcolor: {record.levelname.lower()}: {record.getMessage()}"
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever sys.stderr is now (tests and tqdm swap it)."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value):
+        pass
+
+
 def _setup_logging():
-    if not log.handlers:
-        handler = logging.StreamHandler(sys.stderr)
+    if not any(isinstance(h, _StderrHandler) for h in log.handlers):
+        handler = _StderrHandler()
         handler.setFormatter(_Formatter())
         log.addHandler(handler)
-        log.setLevel(logging.INFO)
         log.propagate = False
+    log.setLevel(logging.INFO)  # each run starts at INFO; -q / -v adjust it
 
 
 def main(argv=None):
@@ -46,9 +58,7 @@ def main(argv=None):
     except (KeyboardInterrupt, click.Abort):
         _say("interrupted")
         return EXIT_INTERRUPTED
-    except PartialFailure as ex:
-        for path, err in ex.failures.items():
-            _say(f"failed: {err}")
+    except PartialFailure as ex:  # each failure was logged as it happened
         _say(str(ex))
         return ex.exit_code
     except FilmcolorError as ex:

@@ -4,6 +4,7 @@ Reads give "float32 RGB H x W x 3 in [0, 1]" plus the source bit depth; writes t
 same and quantise to 8 or 16 bits. Paths go through numpy so non-ASCII names work.
 """
 
+import io
 import logging
 import os
 from pathlib import Path
@@ -18,6 +19,8 @@ log = logging.getLogger("filmcolor")
 
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp"}
 SIXTEEN_BIT_EXTENSIONS = {".png", ".tif", ".tiff"}
+JPEG_MAGIC = b"\xff\xd8"
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 def is_image_path(path):
@@ -32,8 +35,8 @@ def find_images(folder):
 def read_image(path):
     """Read an image file -> (float32 RGB H x W x 3 in [0, 1], numpy dtype of the source).
 
-    Alpha is composited over white. Raises ImageReadError for anything undecodable,
-    including truncated files.
+    Alpha is composited over white; a JPEG's EXIF orientation is applied. Raises
+    ImageReadError for anything undecodable, including truncated files.
     """
     path = Path(path)
     if not path.is_file():
@@ -44,11 +47,11 @@ def read_image(path):
         raise ImageReadError(f"{path}: cannot read file ({ex.strerror})") from ex
     if data.size == 0:
         raise ImageReadError(f"{path}: empty file")
-    if _looks_truncated(path, data):
-        raise ImageReadError(f"{path}: truncated image file")
-    img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    img = _decode(data)
     if img is None or img.size == 0:
         raise ImageReadError(f"{path}: not a readable image")
+    if _is_truncated(data):
+        raise ImageReadError(f"{path}: truncated image file")
     dtype = img.dtype if img.dtype in (np.uint8, np.uint16) else np.uint8
     img = color.to_float(img)
     if img.ndim == 2:
@@ -65,13 +68,31 @@ def read_image(path):
     return np.ascontiguousarray(rgb, dtype=np.float32), np.dtype(dtype)
 
 
-def _looks_truncated(path, data):
-    """OpenCV decodes a cut-off JPEG or PNG into a half-gray picture without failing."""
-    ext = path.suffix.lower()
-    if ext in (".jpg", ".jpeg"):
-        return not bytes(data[-2048:]).rstrip(b"\x00").endswith(b"\xff\xd9")
-    if ext == ".png":
-        return b"IEND" not in bytes(data[-32:])
+def _decode(data):
+    """OpenCV decode, its C++ logger silenced: failures become our one-line errors."""
+    # JPEG has no alpha, and only the non-UNCHANGED flags apply EXIF orientation
+    jpeg = bytes(data[:2]) == JPEG_MAGIC
+    flags = cv2.IMREAD_ANYCOLOR | cv2.IMREAD_ANYDEPTH if jpeg else cv2.IMREAD_UNCHANGED
+    level = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    try:
+        return cv2.imdecode(data, flags)
+    finally:
+        cv2.utils.logging.setLogLevel(level)
+
+
+def _is_truncated(data):
+    """OpenCV decodes a cut-off JPEG or PNG into a half-gray picture without failing;
+    Pillow notices. Judged by the file's signature, not its name."""
+    if bytes(data[:2]) != JPEG_MAGIC and bytes(data[:8]) != PNG_MAGIC:
+        return False
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data.tobytes())) as im:
+            im.load()
+    except (OSError, SyntaxError, ValueError):
+        return True
     return False
 
 

@@ -10,6 +10,7 @@ on every Keras backend.
 import contextlib
 import os
 import sys
+import zipfile
 from pathlib import Path
 
 from .errors import WeightsError
@@ -99,6 +100,10 @@ def load_model(path):
     path = Path(path)
     if not path.is_file():
         raise WeightsError(f"{path}: weights file not found")
+    if path.stat().st_size == 0:
+        raise WeightsError(f"{path}: weights file is empty")
+    if not zipfile.is_zipfile(path):
+        raise WeightsError(f"{path}: not a .keras model file (expected a zip archive)")
     keras = import_keras()
     try:
         with _quiet_stderr():

@@ -37,12 +37,17 @@ def plan(src, dst, overwrite=False):
             raise UsageError(f"{dst}: input is a folder, so the output must be a folder")
         if src.resolve() in dst.resolve().parents:
             raise UsageError(f"{dst}: output folder is inside the input folder")
+        if dst.resolve() in src.resolve().parents:  # outputs could land on other originals
+            raise UsageError(f"{dst}: output folder contains the input folder")
         pairs = [(p, dst / p.relative_to(src)) for p in inputs]
     else:
         if not is_image_path(src):
             raise UsageError(f"{src}: not an image file name ({src.suffix or 'no extension'})")
         if dst.is_dir():
             dst = dst / src.with_suffix(".png").name
+            if _same(src, dst):
+                raise SameFileError(f"{dst}: output is the input; "
+                                    "choose another output path")
         if not is_image_path(dst):
             raise UsageError(f"{dst}: unknown output image format "
                              f"({dst.suffix or 'no extension'}); use .png, .jpg, .tif, ...")
@@ -86,7 +91,7 @@ def load_gray(path):
     return color.luma(rgb), dtype
 
 
-def colorize_pairs(pairs, colorizer, progress=False):
+def colorize_pairs(pairs, colorizer, progress=False, log_failures=True):
     """Colorize each (input, output) pair; returns the number written.
 
     Raises PartialFailure at the end if any item failed (the rest are written); its
@@ -109,7 +114,8 @@ def colorize_pairs(pairs, colorizer, progress=False):
                     loaded.append((src, dst, gray, dtype))
                 except (ImageReadError, InputNotFoundError) as ex:
                     failures[str(src)] = ex
-                    log.error("%s", ex)
+                    if log_failures:
+                        log.error("%s", ex)
             if loaded:
                 outputs = colorizer.colorize([g for _, _, g, _ in loaded])
                 for (src, dst, _, dtype), rgb in zip(loaded, outputs):
@@ -119,7 +125,8 @@ def colorize_pairs(pairs, colorizer, progress=False):
                         log.debug("%s -> %s", src, dst)
                     except OutputWriteError as ex:
                         failures[str(src)] = ex
-                        log.error("%s", ex)
+                        if log_failures:
+                            log.error("%s", ex)
             if bar is not None:
                 bar.update(len(chunk))
     finally:
@@ -134,7 +141,8 @@ def colorize_image(src, dst, colorizer, overwrite=False, progress=False):
     """Colorize one photo (or a folder, mirrored) from `src` into `dst`."""
     pairs = plan(src, dst, overwrite)
     try:
-        return colorize_pairs(pairs, colorizer, progress=progress and len(pairs) > 1)
+        many = len(pairs) > 1
+        return colorize_pairs(pairs, colorizer, progress=progress and many, log_failures=many)
     except PartialFailure as ex:
         if len(pairs) == 1:  # one file: its own error, not "1 of 1 failed"
             raise next(iter(ex.failures.values())) from None

@@ -81,6 +81,12 @@ def split_paths(data, val_split, seed):
 
 
 def ab_weights(pairs, strength):
+    if not 0 < strength <= 1:
+        raise ValueError(f"rebalance strength must be in (0, 1], got {strength}")
+    return _ab_weights(pairs, strength)
+
+
+def _ab_weights(pairs, strength):
     """Class-rebalancing table over ab bins (Zhang et al. 2016, eq. 4): rare colours count more.
 
     w proportional to ((1 - strength) * p_smoothed + strength / Q) ** -1, normalised so the
@@ -152,12 +158,19 @@ class CropDataset(keras.utils.PyDataset):
 
 
 class _EpochSetter(keras.callbacks.Callback):
-    def __init__(self, dataset):
+    """Tell the dataset the epoch, and reseed dropout from (seed, epoch): a resumed run then
+    draws the same crops and the same dropout masks as an uninterrupted one."""
+
+    def __init__(self, dataset, seed):
         super().__init__()
-        self.dataset = dataset
+        self.dataset, self.seed = dataset, seed
 
     def on_epoch_begin(self, epoch, logs=None):
         self.dataset.epoch = epoch
+        for i, layer in enumerate(self.model.layers):
+            gen = getattr(layer, "seed_generator", None)
+            if gen is not None:
+                gen.state.assign(np.array([self.seed * 100_003 + epoch, i], dtype=gen.state.dtype))
 
 
 class _Plotter(keras.callbacks.Callback):
@@ -196,6 +209,17 @@ def plot_log(csv_path, out_dir):
         plt.close(fig)
 
 
+def _best_val_loss(out):
+    """Lowest val_loss logged by earlier runs in `out`, so a resume never replaces a better
+    best.keras with a worse one."""
+    path = Path(out) / "log.csv"
+    if not path.is_file() or not (Path(out) / "best.keras").is_file():
+        return None
+    with open(path) as f:
+        losses = [float(r["val_loss"]) for r in csv.DictReader(f) if r.get("val_loss")]
+    return min(losses) if losses else None
+
+
 def train(cfg: TrainConfig):
     """Train (or resume) into cfg.out; returns the path of the best model."""
     out = Path(cfg.out)
@@ -219,13 +243,14 @@ def train(cfg: TrainConfig):
         metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
     )
     callbacks = [
-        _EpochSetter(train_ds),
+        _EpochSetter(train_ds, cfg.seed),
         # resume: restores weights and the epoch counter after a crash or Ctrl-C
         keras.callbacks.BackupAndRestore(str(out / "backup"), delete_checkpoint=False),
         keras.callbacks.CSVLogger(str(out / "log.csv"), append=True),
         keras.callbacks.ModelCheckpoint(str(out / "last.keras")),
         keras.callbacks.ModelCheckpoint(str(out / "best.keras"), monitor="val_loss",
-                                        save_best_only=True),
+                                        save_best_only=True,
+                                        initial_value_threshold=_best_val_loss(out)),
         _Plotter(out),
     ]
     model.fit(train_ds, validation_data=val_ds, epochs=cfg.epochs, callbacks=callbacks,

@@ -1,0 +1,335 @@
+"""train.py end to end on a handful of generated images: run folder, determinism, resume,
+rebalancing, the data split, and the `filmcolor train` command."""
+
+import contextlib
+import csv
+import io
+import json
+import logging
+import math
+import re
+
+import cv2
+import numpy as np
+import pytest
+
+from filmcolor.__main__ import main
+from filmcolor.errors import EXIT_OK, EXIT_USAGE, DataError
+from filmcolor.model import load_model
+from filmcolor.train import TrainConfig, ab_weights, load_pairs, split_paths, train, _ab_bins
+
+# A large learning rate on purpose: val_loss then rises in the second epoch (2.7 -> 10.9 on
+# these images), which the best-checkpoint-after-resume test needs; 2 steps stay finite.
+LR = 0.3
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+LOG_COLUMNS = {"epoch", "loss", "accuracy", "val_loss", "val_accuracy"}
+
+
+def write_gradients(folder, n, seed, size=(40, 60)):
+    """n smooth random colour gradients (bilinear between random corner colours) as PNG."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    h, w = size
+    for i in range(n):
+        corners = rng.random((2, 2, 3)).astype(np.float32)
+        img = cv2.resize(corners, (w, h), interpolation=cv2.INTER_LINEAR)
+        assert cv2.imwrite(str(folder / f"grad{i}.png"), np.rint(img * 255).astype(np.uint8))
+    return sorted(folder.glob("*.png"))
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("data")
+    write_gradients(root / "train", 4, seed=1)
+    write_gradients(root / "val", 2, seed=2)
+    return root
+
+
+def tiny_config(data, out, **overrides):
+    kw = dict(data=str(data), out=str(out), epochs=2, steps_per_epoch=2, batch_size=2,
+              crop=32, render_size=64, learning_rate=LR, seed=0)
+    kw.update(overrides)
+    return TrainConfig(**kw)
+
+
+def run_training(cfg):
+    """train(cfg) with Keras' per-epoch lines captured; returns (best path, printed text)."""
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        best = train(cfg)
+    return best, printed.getvalue()
+
+
+def read_log(out):
+    with open(out / "log.csv", newline="") as f:
+        reader = csv.DictReader(f)
+        return reader.fieldnames, list(reader)
+
+
+def weights_of(path):
+    return load_model(path).get_weights()
+
+
+def same_weights(a, b):
+    return all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+
+
+@pytest.fixture(scope="module")
+def run(data, tmp_path_factory):
+    """One uninterrupted 2-epoch run."""
+    out = tmp_path_factory.mktemp("run")
+    best, printed = run_training(tiny_config(data, out))
+    return out, best, printed
+
+
+# --- the run folder ----------------------------------------------------------------------
+
+def test_train_returns_best_checkpoint(run):
+    out, best, _ = run
+    assert best == out / "best.keras"
+
+
+@pytest.mark.parametrize("name", ["best.keras", "last.keras"])
+def test_checkpoints_are_loadable_models(run, name):
+    model = load_model(run[0] / name)
+    assert model.count_params() == 31_618
+
+
+def test_best_checkpoint_is_the_lowest_val_loss_and_last_the_final_epoch(run, resumed):
+    out = run[0]
+    _, rows = read_log(out)
+    val = [float(r["val_loss"]) for r in rows]
+    assert val[1] > val[0]  # LR makes epoch 2 worse, so best and last differ
+    # the 1-epoch run of the `resumed` fixture is this run's epoch 0, bit for bit
+    epoch0 = resumed[3]
+    assert same_weights(weights_of(out / "best.keras"), epoch0)
+    assert not same_weights(weights_of(out / "last.keras"), epoch0)
+
+
+def test_log_csv_has_one_row_per_epoch(run):
+    columns, rows = read_log(run[0])
+    assert LOG_COLUMNS <= set(columns)
+    assert [int(r["epoch"]) for r in rows] == [0, 1]
+    for r in rows:
+        for key in LOG_COLUMNS - {"epoch"}:
+            assert math.isfinite(float(r[key])), (key, r)
+        assert 0.0 <= float(r["accuracy"]) <= 1.0
+
+
+def test_keras_printed_each_epoch(run):
+    printed = run[2]
+    assert "Epoch 1/2" in printed and "Epoch 2/2" in printed
+
+
+@pytest.mark.parametrize("name", ["loss.png", "accuracy.png"])
+def test_plots_are_valid_pngs(run, name):
+    data = (run[0] / name).read_bytes()
+    assert data.startswith(PNG_SIGNATURE)
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    assert img is not None and img.shape[:2] == (400, 600)  # 6 x 4 in at 100 dpi
+    assert img.std() > 5  # a drawn figure, not a blank canvas
+
+
+def test_train_json_records_the_run(run, data):
+    info = json.loads((run[0] / "train.json").read_text())
+    assert info["config"]["epochs"] == 2 and info["config"]["data"] == str(data)
+    assert info["config"]["learning_rate"] == LR
+    assert (info["train_images"], info["val_images"]) == (4, 2)
+    assert info["backend"] == "tensorflow"
+    assert info["seconds_this_run"] >= 0
+
+
+def test_same_seed_gives_identical_log(run, data, tmp_path):
+    """Bit-identical on this CPU (TensorFlow, oneDNN); compare exactly."""
+    run_training(tiny_config(data, tmp_path / "again"))
+    _, first = read_log(run[0])
+    _, second = read_log(tmp_path / "again")
+    assert first == second
+
+
+# --- resume ------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def resumed(data, tmp_path_factory):
+    """Train 1 epoch, then rerun the same folder with epochs=2."""
+    out = tmp_path_factory.mktemp("resumed")
+    _, printed_first = run_training(tiny_config(data, out, epochs=1))
+    best_after_first = weights_of(out / "best.keras")
+    _, printed_second = run_training(tiny_config(data, out, epochs=2))
+    return out, printed_first, printed_second, best_after_first
+
+
+def test_resume_log_has_epochs_0_and_1_once(resumed):
+    _, rows = read_log(resumed[0])
+    assert [int(r["epoch"]) for r in rows] == [0, 1]
+
+
+def epoch_summaries(printed):
+    """Keras (verbose=2) prints one "steps/steps - ...s - loss: ..." line per epoch trained."""
+    return [line for line in printed.splitlines() if re.match(r"\d+/\d+ - .*loss: ", line)]
+
+
+def test_resume_trains_only_the_missing_epoch(resumed, run):
+    _, printed_first, printed_second, _ = resumed
+    assert len(epoch_summaries(run[2])) == 2  # the counter works on an uninterrupted run
+    assert len(epoch_summaries(printed_first)) == 1
+    assert len(epoch_summaries(printed_second)) == 1
+    assert "Epoch 2/2" in printed_second and "Epoch 1/2" not in printed_second
+
+
+def test_resume_continues_from_saved_weights(resumed, run):
+    """Crops and dropout masks are drawn from (seed, epoch), so a resumed run logs what the
+    uninterrupted one did, to rounding (Adam's state is restored from the backup too); a
+    restart from scratch would log a loss near epoch 0's (about 3x higher here)."""
+    _, uninterrupted = read_log(run[0])
+    _, rows = read_log(resumed[0])
+    assert rows[0] == uninterrupted[0]
+    assert float(rows[1]["loss"]) == pytest.approx(float(uninterrupted[1]["loss"]), rel=1e-3)
+    assert float(rows[1]["loss"]) < 0.5 * float(rows[0]["loss"])
+
+
+def test_resume_keeps_best_checkpoint_when_val_loss_gets_worse(resumed):
+    out, _, _, best_after_first = resumed
+    _, rows = read_log(out)
+    assert float(rows[1]["val_loss"]) > float(rows[0]["val_loss"])  # precondition
+    assert same_weights(weights_of(out / "best.keras"), best_after_first)
+
+
+# --- class rebalancing -------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def pairs(data):
+    return load_pairs(sorted((data / "train").glob("*.png")), 64)
+
+
+@pytest.mark.parametrize("strength", [0.1, 0.5, 0.9, 1.0])
+def test_ab_weights_expected_weight_is_one(pairs, strength):
+    w = ab_weights(pairs, strength)
+    assert np.isfinite(w).all() and (w > 0).all()
+    per_pixel = np.concatenate([w[_ab_bins(y)[..., 0], _ab_bins(y)[..., 1]].ravel()
+                                for _, y in pairs])
+    assert per_pixel.mean() == pytest.approx(1.0, abs=1e-4)
+
+
+@pytest.mark.parametrize("strength", [0.1, 0.5, 0.9])
+def test_ab_weights_favour_rare_colours(pairs, strength):
+    w = ab_weights(pairs, strength)
+    bins = np.concatenate([_ab_bins(y).reshape(-1, 2) for _, y in pairs])
+    found, counts = np.unique(bins, axis=0, return_counts=True)
+    common, rare = found[counts.argmax()], found[counts.argmin()]
+    assert counts.max() > 10 * counts.min()  # precondition: the data has rare colours
+    assert w[tuple(rare)] > w[tuple(common)]
+
+
+@pytest.mark.parametrize("strength", [0.0, -0.1, 1.5])
+def test_ab_weights_rejects_strength_outside_range(pairs, strength):
+    with pytest.raises(ValueError, match="rebalance strength"):
+        ab_weights(pairs, strength)
+
+
+def test_ab_weights_strength_one_is_uniform(pairs):
+    np.testing.assert_allclose(ab_weights(pairs, 1.0), 1.0, rtol=1e-5)
+
+
+def test_train_with_rebalance_runs(data, tmp_path):
+    out = tmp_path / "rebalanced"
+    run_training(tiny_config(data, out, epochs=1, steps_per_epoch=1, rebalance=0.5,
+                             learning_rate=1e-3))
+    _, rows = read_log(out)
+    assert len(rows) == 1 and math.isfinite(float(rows[0]["loss"]))
+    assert json.loads((out / "train.json").read_text())["config"]["rebalance"] == 0.5
+
+
+# --- the train / validation split --------------------------------------------------------
+
+def touch_images(folder, names):
+    """split_paths only lists files; empty files with image names are enough."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        (folder / name).touch()
+    return [folder / name for name in names]
+
+
+@pytest.mark.parametrize("fraction, n_val", [("0.1", 1), ("0.3", 3), ("0.5", 5), ("0.01", 1)])
+def test_split_by_fraction(tmp_path, fraction, n_val):
+    everything = touch_images(tmp_path, [f"img{i:02d}.png" for i in range(10)])
+    train_paths, val_paths = split_paths(tmp_path, fraction, seed=0)
+    assert len(val_paths) == n_val and len(train_paths) == 10 - n_val
+    assert not set(train_paths) & set(val_paths)
+    assert sorted(train_paths + val_paths) == everything
+    assert train_paths == sorted(train_paths) and val_paths == sorted(val_paths)
+    assert split_paths(tmp_path, fraction, seed=0) == (train_paths, val_paths)
+
+
+def test_split_by_fraction_depends_on_seed(tmp_path):
+    touch_images(tmp_path, [f"img{i:02d}.png" for i in range(20)])
+    vals = {tuple(split_paths(tmp_path, "0.25", seed=s)[1]) for s in range(5)}
+    assert len(vals) > 1
+
+
+@pytest.mark.parametrize("val_name", ["val", "holdout"])
+def test_split_by_subfolder(tmp_path, val_name):
+    train_files = touch_images(tmp_path / "train", ["a.png", "b.jpg"])
+    loose = touch_images(tmp_path, ["c.tif"])
+    val_files = touch_images(tmp_path / val_name, ["x.png", "y.jpeg"])
+    train_paths, val_paths = split_paths(tmp_path, val_name, seed=0)
+    assert val_paths == val_files
+    assert sorted(train_paths) == sorted(train_files + loose)
+
+
+@pytest.mark.parametrize("layout, val_split, message", [
+    ({}, "val", "no images found"),
+    ({"notes.txt": ""}, "val", "no images found"),
+    ({"a.png": ""}, "val", "no 'val' subfolder and not a fraction"),
+    ({"val/a.png": ""}, "val", "need both training and validation"),
+    ({"a.png": "", "b.png": ""}, "1.0", "need both training and validation"),
+])
+def test_split_rejects_unusable_folders(tmp_path, layout, val_split, message):
+    for rel in layout:
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).touch()
+    with pytest.raises(DataError, match=message):
+        split_paths(tmp_path, val_split, seed=0)
+
+
+def test_train_on_empty_folder_raises_data_error(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match="no images found"):
+        train(tiny_config(tmp_path / "empty", tmp_path / "out"))
+
+
+# --- `filmcolor train` -------------------------------------------------------------------
+
+@pytest.fixture
+def restore_filmcolor_logger():
+    """main() installs a handler and -q sets the level; undo both for later tests."""
+    logger = logging.getLogger("filmcolor")
+    saved = (logger.level, list(logger.handlers), logger.propagate)
+    yield
+    logger.setLevel(saved[0])
+    logger.handlers[:] = saved[1]
+    logger.propagate = saved[2]
+
+
+def cli_args(data, out, crop="32"):
+    return ["train", "--data", str(data), "--out", str(out), "--epochs", "1",
+            "--steps-per-epoch", "1", "--batch-size", "2", "--crop", crop,
+            "--render-size", "64", "-q"]
+
+
+def test_cli_train_exits_0_and_writes_run(data, tmp_path, restore_filmcolor_logger):
+    out = tmp_path / "cli-run"
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main(cli_args(data, out)) == EXIT_OK == 0
+    _, rows = read_log(out)
+    assert len(rows) == 1
+    assert (out / "best.keras").is_file()
+
+
+def test_cli_train_crop_not_multiple_of_8_exits_2(data, tmp_path, capsys,
+                                                  restore_filmcolor_logger):
+    out = tmp_path / "cli-bad"
+    assert main(cli_args(data, out, crop="30")) == EXIT_USAGE == 2
+    err = capsys.readouterr().err
+    assert "--crop" in err and "30 is not a multiple of 8" in err
+    assert not out.exists()  # rejected before any work
