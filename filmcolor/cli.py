@@ -122,6 +122,7 @@ def train(data, out, epochs, steps_per_epoch, batch_size, crop, lr, l2, dropout,
         data=str(data), out=str(out), epochs=epochs, batch_size=batch_size, crop=crop,
         steps_per_epoch=steps_per_epoch, learning_rate=lr, l2=l2, dropout=dropout,
         rebalance=rebalance, render_size=render_size, val_split=val_split, seed=seed,
+        verbose=0 if quiet else 2,
     ))
     log.info("best model: %s", best)
 
@@ -146,10 +147,13 @@ def eval_(data, weights_list, render_size, batch_size, limit, quiet, verbose):
     if not data.exists():
         raise InputNotFoundError(f"{data}: no such folder")
     paths = list(weights_list) or [shipped_weights()]
-    colorizers = {p.stem: _colorizer(p, render_size, batch_size) for p in paths}
-    columns, source_cf, n, failures = evaluate(data, colorizers, limit=limit,
+    # column names: file stems, with the folder too where two stems clash (runs/*/best.keras)
+    stems = [p.stem for p in paths]
+    names = [f"{p.parent.name}/{p.stem}" if stems.count(p.stem) > 1 else p.stem for p in paths]
+    colorizers = {n: _colorizer(p, render_size, batch_size) for n, p in zip(names, paths)}
+    columns, source, n, failures = evaluate(data, colorizers, limit=limit,
                                                progress=not quiet, render_size=render_size)
-    click.echo(format_table(columns, source_cf, n, data))
+    click.echo(format_table(columns, source, n, data))
     if failures:
         from .errors import PartialFailure
 

@@ -17,6 +17,7 @@ log = logging.getLogger("filmcolor")
 
 DEFAULT_RENDER_SIZE = 256
 DEFAULT_BATCH_SIZE = 8
+CANVAS_STEP = 64  # short sides are padded up to a multiple of this: few shapes, few compiles
 
 
 def _ceil_to(n, m):
@@ -41,8 +42,7 @@ class Colorizer:
         out = [None] * len(smalls)
         by_canvas = {}
         for i, s in enumerate(smalls):
-            canvas = (_ceil_to(s.shape[0], DOWNSAMPLE), _ceil_to(s.shape[1], DOWNSAMPLE))
-            by_canvas.setdefault(canvas, []).append(i)
+            by_canvas.setdefault(self._canvas(s.shape), []).append(i)
         for (ch, cw), idx in by_canvas.items():
             for start in range(0, len(idx), self.batch_size):
                 chunk = idx[start:start + self.batch_size]
@@ -57,6 +57,15 @@ class Colorizer:
                     h, w = smalls[i].shape
                     out[i] = color.decode_ab(y[j, :h, :w])
         return out, smalls
+
+    def _canvas(self, shape):
+        """Padded model-input shape for an image of `shape` at render size.
+
+        Photos come in many aspect ratios; each distinct input shape costs a trace/compile
+        on every backend, so sides are rounded up to CANVAS_STEP (capped at the long side).
+        """
+        long_side = _ceil_to(max(shape), DOWNSAMPLE)
+        return tuple(min(_ceil_to(n, CANVAS_STEP), long_side) for n in shape)
 
     def colorize(self, grays):
         """List of luma planes -> list of float RGB at each input's size, luma kept."""

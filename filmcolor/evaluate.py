@@ -25,7 +25,9 @@ METRICS = [
     ("psnr", "PSNR (dB) of the RGB image, full size", True),
     ("ssim", "SSIM of the RGB image, full size", True),
     ("auc", "AuC (%) of the ab-error CDF, thresholds 0..150 (Zhang 2016)", True),
-    ("colorfulness", "colourfulness (Hasler-Suesstrunk), source images: {source:.1f}", True),
+    ("colorfulness", "colourfulness (Hasler-Suesstrunk); source images: {source_cf:.1f}", True),
+    ("ab_spread", "ab spread: std of ab within an image; source images: {source_spread:.1f}",
+     True),
 ]
 
 
@@ -47,30 +49,31 @@ class Scores:
 def score(pred_rgb, code_pred, truth_rgb, code_true):
     """All metrics of one colorized image against its colour original."""
     mse = metrics.paper_mse(code_pred, code_true)
+    pred_lab = color.rgb_to_lab(pred_rgb)
     return dict(
         mse_paper=mse,
         accuracy_paper=100.0 * metrics.paper_accuracy(code_pred, code_true),
         psnr_paper=metrics.paper_psnr(mse),
         psnr=metrics.psnr_rgb(pred_rgb, truth_rgb),
         ssim=metrics.ssim_rgb(pred_rgb, truth_rgb),
-        auc=100.0 * metrics.auc_ab(color.rgb_to_lab(pred_rgb)[..., 1:],
-                                   color.rgb_to_lab(truth_rgb)[..., 1:]),
+        auc=100.0 * metrics.auc_ab(pred_lab[..., 1:], color.rgb_to_lab(truth_rgb)[..., 1:]),
         colorfulness=metrics.colorfulness(pred_rgb),
+        ab_spread=metrics.ab_spread(pred_lab[..., 1:]),
     )
 
 
 def evaluate(data, colorizers, limit=None, progress=False, render_size=DEFAULT_RENDER_SIZE):
     """Score each named Colorizer and the gray baseline on the images under `data`.
 
-    `colorizers` maps column name -> engine.Colorizer. Returns (columns, source colourfulness,
-    image count, failures). `render_size` is where the baseline's paper metrics are taken.
+    `colorizers` maps column name -> engine.Colorizer. Returns (columns, source figures,
+    image count, failures); the source figures are a dict for the table's labels. `render_size` is where the baseline's paper metrics are taken.
     """
     paths = find_images(data)[:limit] if limit else find_images(data)
     if not paths:
         raise DataError(f"{data}: no images found")
     columns = {name: Scores(name) for name in colorizers}
     gray_col = Scores("gray (ab=0)")
-    source_cf, failures = [], {}
+    source_cf, source_spread, failures = [], [], {}
     it = paths
     if progress:
         from tqdm import tqdm
@@ -85,6 +88,7 @@ def evaluate(data, colorizers, limit=None, progress=False, render_size=DEFAULT_R
             continue
         gray = color.luma(truth)
         source_cf.append(metrics.colorfulness(truth))
+        source_spread.append(metrics.ab_spread(color.rgb_to_lab(truth)[..., 1:]))
         for name, cz in colorizers.items():
             (ab_small,), (gray_small,) = cz.predict_ab([gray])
             code_true = _code_true(truth, gray_small.shape)
@@ -96,7 +100,9 @@ def evaluate(data, colorizers, limit=None, progress=False, render_size=DEFAULT_R
                              truth, _code_true(truth, small_shape)))
     if not source_cf:
         raise DataError(f"{data}: none of {len(paths)} images could be read")
-    return [*columns.values(), gray_col], float(np.mean(source_cf)), len(source_cf), failures
+    source = {"source_cf": float(np.mean(source_cf)),
+              "source_spread": float(np.mean(source_spread))}
+    return [*columns.values(), gray_col], source, len(source_cf), failures
 
 
 def _code_true(truth, shape):
@@ -105,12 +111,12 @@ def _code_true(truth, shape):
     return color.encode_ab(color.rgb_to_lab(small)[..., 1:])
 
 
-def format_table(columns, source_cf, n_images, data):
+def format_table(columns, source, n_images, data):
     """One plain-text table (also valid Markdown)."""
     head = ["metric", *[c.name for c in columns]]
     rows = []
     for key, desc, higher in METRICS:
-        label = desc.format(source=source_cf)
+        label = desc.format(**source)
         arrow = "higher is better" if higher else "lower is better"
         rows.append([f"{label} ({arrow})", *[f"{c.mean(key):.4f}" if key == "mse_paper"
                                              else f"{c.mean(key):.2f}" for c in columns]])

@@ -56,3 +56,12 @@ def auc_ab(ab_pred, ab_true, max_threshold=AUC_MAX_THRESHOLD):
     thresholds = np.arange(max_threshold + 1)
     cdf = np.searchsorted(np.sort(err), thresholds, side="right") / err.size
     return float(np.trapezoid(cdf, thresholds) / max_threshold)
+
+
+def ab_spread(ab):
+    """Chroma variation within one image: RMS over a and b of each channel's std (ab units).
+
+    Colourfulness alone cannot tell a uniform tint from real colouring; this is ~0 for both
+    a gray image and a constant tint."""
+    flat = ab.reshape(-1, 2).astype(np.float64)
+    return float(np.sqrt(np.mean(flat.var(axis=0))))

@@ -8,6 +8,7 @@ on every Keras backend.
 """
 
 import contextlib
+import logging
 import os
 import sys
 import zipfile
@@ -48,6 +49,8 @@ def import_keras():
     if "keras" not in sys.modules:
         with _quiet_stderr():
             import keras  # noqa: F401
+        # tf.function retracing notes are for TF developers, not for people colorizing
+        logging.getLogger("tensorflow").setLevel(logging.ERROR)
     return sys.modules["keras"]
 
 

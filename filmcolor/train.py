@@ -43,6 +43,7 @@ class TrainConfig:
     render_size: int = DEFAULT_RENDER_SIZE
     val_split: str = "val"  # subfolder holding validation images, or a fraction like "0.15"
     seed: int = 0
+    verbose: int = 2  # Keras fit(): 0 silent, 2 one line per epoch
 
 
 def load_pairs(paths, render_size):
@@ -254,7 +255,7 @@ def train(cfg: TrainConfig):
         _Plotter(out),
     ]
     model.fit(train_ds, validation_data=val_ds, epochs=cfg.epochs, callbacks=callbacks,
-              verbose=2)
+              verbose=cfg.verbose)
     info = {
         "config": asdict(cfg),
         "train_images": len(train_paths),

@@ -145,3 +145,13 @@ def test_paper_mse(pred, true, expected):
 ])
 def test_paper_psnr(mse, expected_db):
     assert metrics.paper_psnr(mse) == pytest.approx(expected_db, abs=1e-6)
+
+
+def test_ab_spread_is_zero_for_a_constant_tint_and_grows_with_variation():
+    from filmcolor.metrics import ab_spread
+
+    tint = np.broadcast_to(np.array([12.0, -30.0], np.float32), (8, 8, 2))
+    assert ab_spread(tint) == pytest.approx(0.0, abs=1e-9)
+    halves = np.zeros((8, 8, 2), np.float32)
+    halves[:4, :, 0] = 20.0  # a: std 10; b: std 0 -> sqrt((100 + 0) / 2)
+    assert ab_spread(halves) == pytest.approx(np.sqrt(50.0))
