@@ -69,20 +69,54 @@ def cli():
 @click.argument("input", type=click.Path(path_type=Path))
 @click.argument("output", type=click.Path(path_type=Path))
 @click.option("--overwrite", is_flag=True, help="Replace outputs that already exist.")
+@click.option("--codec", default=None,
+              help="Video encoder (films only; default from OUTPUT's extension: libx264 "
+                   "for .mp4/.mov/.mkv; 'ffv1' in .mkv is lossless).")
+@click.option("--crf", type=click.IntRange(0, 51), default=None,
+              help="x264 quality for films, lower is better  [default: 18]")
+@click.option("--preset", default=None, help="x264 speed preset for films  [default: medium]")
 @_engine_options
 @_logging_options
-def colorize(input, output, overwrite, weights, render_size, batch_size, quiet, verbose):
-    """Colorize INPUT (an image or a folder of images) into OUTPUT."""
+def colorize(input, output, overwrite, codec, crf, preset, weights, render_size, batch_size,
+             quiet, verbose):
+    """Colorize INPUT (a film, an image or a folder of images) into OUTPUT."""
     from tqdm.contrib.logging import logging_redirect_tqdm
+
+    _setup_logging(quiet, verbose)
+    if _is_video(input):
+        from .films import colorize_video, plan_video
+
+        plan_video(input, output, overwrite, codec)  # fail before the model loads
+        colorizer = _colorizer(weights, render_size, batch_size)
+        with logging_redirect_tqdm(loggers=[log]):
+            result = colorize_video(input, output, colorizer, overwrite=overwrite, codec=codec,
+                                    crf=18 if crf is None else crf, preset=preset or "medium",
+                                    progress=not quiet)
+        log.info("wrote %d frames to %s in %.1f s", result.frames, result.output,
+                 result.seconds)
+        return
+    for name, value in (("--codec", codec), ("--crf", crf), ("--preset", preset)):
+        if value is not None:
+            raise click.BadParameter("only applies to video input", param_hint=f"'{name}'")
 
     from .stills import colorize_image, plan
 
-    _setup_logging(quiet, verbose)
     plan(input, output, overwrite)  # fail on a bad command before the model loads
     colorizer = _colorizer(weights, render_size, batch_size)
     with logging_redirect_tqdm(loggers=[log]):
         n = colorize_image(input, output, colorizer, overwrite=overwrite, progress=not quiet)
     log.info("wrote %d image%s to %s", n, "" if n == 1 else "s", output)
+
+
+def _is_video(path):
+    """A video by extension, or a file with no image extension that PyAV opens with a
+    video stream."""
+    from .image import is_image_path
+    from .video import has_video_stream, is_video_path
+
+    if is_video_path(path):
+        return True
+    return path.is_file() and not is_image_path(path) and has_video_stream(path)
 
 
 @cli.command()

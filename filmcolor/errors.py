@@ -47,6 +47,19 @@ class OutputWriteError(FilmcolorError):
     """The output (or its folder) cannot be written."""
 
 
+class VideoOpenError(FilmcolorError):
+    """An input exists but is not a readable film: not a video, no video stream,
+    audio only, no frames, or undecodable."""
+
+
+class EncodeError(OutputWriteError):
+    """Encoding or muxing the output film failed."""
+
+
+class FormatError(UsageError):
+    """Unknown output container or codec, or one the container cannot hold."""
+
+
 class WeightsError(FilmcolorError):
     """The weights file is missing, corrupt or not a filmcolor model."""
 

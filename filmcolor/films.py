@@ -1,0 +1,115 @@
+"""Colorize a film: decode -> engine (batches) -> encode, streaming, one demux pass.
+
+Paths are checked before any work, as for stills. The output's Y plane is the input's;
+only chroma is predicted (at the colorizer's render size) and written at chroma-plane
+resolution. Audio and subtitle streams are copied packet for packet.
+"""
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import (InputNotFoundError, OutputExistsError, SameFileError, UsageError,
+                     VideoOpenError)
+from .stills import _check_writable, _same
+from .video import CONTAINERS, LumaFrame, VideoReader, VideoWriter, check_output
+
+log = logging.getLogger("filmcolor")
+
+
+@dataclass
+class VideoResult:
+    frames: int  # frames written
+    seconds: float  # wall time of the whole run
+    output: Path
+
+
+def plan_video(src, dst, overwrite=False, codec=None):
+    """Check the paths and the output format; returns the output path (a folder given as
+    output gets the input's file name). Raises a UsageError subclass for a bad command."""
+    src, dst = Path(src), Path(dst)
+    if not src.exists():
+        raise InputNotFoundError(f"{src}: no such file")
+    if src.is_dir():
+        raise UsageError(f"{src}: is a folder, not a video file")
+    if dst.is_dir():
+        name = src.name if src.suffix.lower() in CONTAINERS else src.stem + ".mkv"
+        dst = dst / name
+    if _same(src, dst):
+        raise SameFileError(f"{dst}: output is the input; choose another output path")
+    check_output(dst, codec)
+    if dst.exists() and not overwrite:
+        raise OutputExistsError(f"{dst}: output already exists; use --overwrite to replace it")
+    _check_writable({dst.parent})
+    return dst
+
+
+def colorize_video(src, dst, colorizer, overwrite=False, codec=None, crf=18, preset="medium",
+                   progress=False):
+    """Colorize the film `src` into `dst`; returns a VideoResult.
+
+    `colorizer` is an engine.Colorizer (its batch_size sets how many frames go to the
+    model at once). `codec` overrides the container's default encoder (libx264 for .mp4,
+    .mov, .mkv; 'ffv1' in .mkv is lossless). On any failure, Ctrl-C included, nothing is
+    left at `dst`.
+    """
+    start = time.perf_counter()
+    dst = plan_video(src, dst, overwrite, codec)
+    bar = None
+    with VideoReader(src) as reader:
+        if progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=reader.total_frames, unit="frames", desc="colorize",
+                       dynamic_ncols=True)
+        try:
+            with VideoWriter(dst, reader, codec=codec, crf=crf, preset=preset) as writer:
+                batch = []
+                for item in reader:
+                    if isinstance(item, LumaFrame):
+                        batch.append(item)
+                        if len(batch) == colorizer.batch_size:
+                            _encode(batch, colorizer, writer, bar)
+                            batch = []
+                    else:
+                        writer.copy(item)
+                _encode(batch, colorizer, writer, bar)
+                if writer.frames_written == 0:
+                    raise VideoOpenError(f"{src}: the video stream has no frames")
+                _warn_short(src, reader)
+        finally:
+            if bar is not None:
+                bar.close()
+    seconds = time.perf_counter() - start
+    log.debug("%s: %d frames in %.1f s", dst, writer.frames_written, seconds)
+    return VideoResult(frames=writer.frames_written, seconds=seconds, output=dst)
+
+
+def _encode(batch, colorizer, writer, bar):
+    if not batch:
+        return
+    abs_, smalls = colorizer.predict_ab([f.to_float() for f in batch])
+    for frame, ab, small in zip(batch, abs_, smalls):
+        writer.write(frame, ab, small)
+    if bar is not None:
+        bar.update(len(batch))
+
+
+def _warn_short(src, reader):
+    """A truncated file decodes fewer frames than its container announced."""
+    expected = reader.total_frames
+    if expected and reader.frames_decoded < expected:
+        log.warning("%s: decoded %d of the %d frames the file announces "
+                    "(truncated or damaged file?)", src, reader.frames_decoded, expected)
+    elif not expected and reader.duration and reader.last_time is not None:
+        # no frame count (Matroska): compare the last frame's time with the file's duration
+        rate = reader.stream.average_rate or reader.stream.guessed_rate
+        frame = 1 / rate if rate else 0.1
+        if reader.last_time + 2 * frame < reader.duration:
+            log.warning("%s: frames end at %.2f s but the file lasts %.2f s "
+                        "(truncated or damaged file?)", src, float(reader.last_time),
+                        float(reader.duration))
+    if reader.packets_skipped:
+        log.warning("%s: skipped %d corrupt video packet%s", src, reader.packets_skipped,
+                    "" if reader.packets_skipped == 1 else "s")

@@ -1,0 +1,589 @@
+"""PyAV reader and writer for films: one demux pass, luma planes out, chroma planes in.
+
+At the reader's boundary a frame is a `LumaFrame`: "uint8 (8-bit) or uint16 (10/12-bit)
+luma, H x W, no line padding", with its range, pts and time base. Packets of the streams
+that are copied (audio, subtitles) come out of the same iterator, in demux order, as
+`av.Packet`s. The writer takes a LumaFrame plus "float32 ab h x w x 2 in [-128, 127]" and
+the render-size luma it was predicted from, and writes a frame whose Y plane is the
+input's Y samples, untouched; only U and V are computed, at chroma-plane resolution.
+
+Decoding runs on a background thread into a bounded queue, so memory does not grow with
+the length of the film; nothing converts a whole frame to RGB.
+"""
+
+import logging
+import os
+import queue
+import threading
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from . import color
+from .errors import EncodeError, FormatError, OutputWriteError, VideoOpenError
+
+log = logging.getLogger("filmcolor")
+
+VIDEO_EXTENSIONS = {".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".mpg", ".ts"}
+QUEUE_SIZE = 4  # decoded items waiting for the model (PySceneDetect uses 4 too)
+
+# output extension -> (libavformat muxer, default video encoder)
+CONTAINERS = {
+    ".mp4": ("mp4", "libx264"),
+    ".m4v": ("mp4", "libx264"),
+    ".mov": ("mov", "libx264"),
+    ".mkv": ("matroska", "libx264"),
+    ".webm": ("webm", "libvpx-vp9"),
+    ".avi": ("avi", "libx264"),
+    ".ts": ("mpegts", "libx264"),
+    ".mpg": ("mpeg", "mpeg2video"),
+}
+
+# AVColorSpace values (libavutil/pixfmt.h) -> (Kr, Kb) of the Y'CbCr matrix
+_BT601 = (0.299, 0.114)
+_BT709 = (0.2126, 0.0722)
+_MATRICES = {1: _BT709, 4: (0.30, 0.11), 5: _BT601, 6: _BT601, 7: (0.212, 0.087),
+             9: (0.2627, 0.0593), 10: (0.2627, 0.0593)}
+_RANGE_MPEG, _RANGE_JPEG = 1, 2  # AVColorRange
+
+
+def is_video_path(path):
+    return Path(path).suffix.lower() in VIDEO_EXTENSIONS
+
+
+def has_video_stream(path):
+    """True if PyAV opens `path` and finds a video stream (for names without a known
+    extension); never raises."""
+    import av
+
+    try:
+        with av.open(str(path)) as c:
+            return bool(c.streams.video)
+    except (av.FFmpegError, OSError, ValueError, UnicodeDecodeError):
+        return False
+
+
+@dataclass
+class LumaFrame:
+    """One decoded frame's luma: `y` is uint8 or uint16, H x W, without line padding."""
+
+    y: np.ndarray
+    bits: int  # significant bits per sample: 8, 10, 12
+    full_range: bool  # False: limited ("TV", 16..235 at 8 bits)
+    pts: int
+    time_base: Fraction
+    matrix: tuple  # (Kr, Kb) of the frame's Y'CbCr matrix, as tagged or guessed
+
+    def to_float(self):
+        """float32 H x W in [0, 1], black at 0 and white at 1 whatever the range."""
+        top = (1 << self.bits) - 1
+        y = self.y.astype(np.float32)
+        if self.full_range:
+            return y / top
+        scale = 1 << (self.bits - 8)
+        return np.clip((y - 16 * scale) / (219 * scale), 0.0, 1.0)
+
+
+def matrix_for(colorspace, height):
+    """(Kr, Kb) for an AVColorSpace value; untagged means BT.709 from 720 lines up, else
+    BT.601 (what players assume)."""
+    if colorspace in _MATRICES:
+        return _MATRICES[colorspace]
+    return _BT709 if height >= 720 else _BT601
+
+
+def _bits(fmt):
+    return max(c.bits for c in fmt.components)
+
+
+def _is_planar_yuv(fmt):
+    """Plane 0 holds the luma samples, little-endian, one per pixel (no alpha formats)."""
+    return (fmt.name.startswith(("yuv", "gray")) and not fmt.name.startswith("yuva")
+            and fmt.is_planar and not fmt.is_big_endian and not fmt.is_rgb)
+
+
+def _plane_array(plane, dtype):
+    """A plane's samples as a writable H x W numpy view, line padding cut off."""
+    item = np.dtype(dtype).itemsize
+    buf = np.frombuffer(plane, dtype)
+    return buf.reshape(plane.height, plane.line_size // item)[:, :plane.width]
+
+
+class VideoReader:
+    """Open a film, check it, and iterate over its frames (and copied packets) in one pass.
+
+        with VideoReader(path, copy=True) as reader:
+            for item in reader:  # LumaFrame, or av.Packet of a stream in reader.copy_streams
+                ...
+
+    Raises VideoOpenError (one line, naming the file) for anything that is not a
+    readable film. Packets that fail to decode are skipped with a warning.
+    """
+
+    def __init__(self, path, copy=True):
+        import av
+
+        self.path = Path(path)
+        self._av = av
+        try:
+            self.container = av.open(str(self.path))
+        except av.FFmpegError as ex:
+            raise VideoOpenError(f"{self.path}: not a readable video file "
+                                 f"({_reason(ex)})") from ex
+        except (OSError, UnicodeDecodeError, ValueError) as ex:
+            raise VideoOpenError(f"{self.path}: cannot open ({ex})") from ex
+        try:
+            self._check()
+        except BaseException:
+            self.container.close()
+            raise
+        self.stream = self.container.streams.video[0]
+        self.stream.thread_type = "AUTO"
+        kinds = ("audio", "subtitle") if copy else ()
+        self.copy_streams = [s for s in self.container.streams if s.type in kinds]
+        self.frames_decoded = 0
+        self.packets_skipped = 0
+        self._queue = queue.Queue(QUEUE_SIZE)
+        self._stop = threading.Event()
+        self._thread = None
+
+    def _check(self):
+        c = self.container
+        if not c.streams.video:
+            if c.streams.audio:
+                raise VideoOpenError(f"{self.path}: audio-only file, no video stream")
+            raise VideoOpenError(f"{self.path}: no video stream")
+        s = c.streams.video[0]
+        if not s.codec_context.width or not s.codec_context.height:
+            raise VideoOpenError(f"{self.path}: video stream has no frame size "
+                                 "(unreadable or empty stream)")
+
+    # -- what the writer needs to know before the first frame
+
+    @property
+    def width(self):
+        return self.stream.codec_context.width
+
+    @property
+    def height(self):
+        return self.stream.codec_context.height
+
+    @property
+    def bits(self):
+        fmt = self.stream.codec_context.format
+        return _bits(fmt) if fmt is not None else 8
+
+    @property
+    def duration(self):
+        """The video stream's duration in seconds as the file states it, or None: the
+        stream's own field, else Matroska's DURATION tag, else the container's."""
+        s = self.stream
+        if s.duration:
+            return s.duration * s.time_base
+        tag = s.metadata.get("DURATION") or s.metadata.get("duration")
+        if tag:
+            try:
+                h, m, sec = tag.split(":")
+                return Fraction(int(h) * 3600 + int(m) * 60) + Fraction(sec)
+            except ValueError:
+                log.debug("%s: unparsable DURATION tag %r", self.path, tag)
+        d = self.container.duration
+        return Fraction(d, 1_000_000) if d else None
+
+    @property
+    def last_time(self):
+        """Start time, in seconds, of the last frame decoded so far (None before one)."""
+        last = getattr(self, "_last_pts", None)
+        start = self.stream.start_time or 0
+        return None if last is None else (last - start) * self.stream.time_base
+
+    @property
+    def total_frames(self):
+        """Frame count from the container, or None where it does not say."""
+        return self.stream.frames or None
+
+    # -- iteration
+
+    def __iter__(self):
+        if self._thread is not None:
+            raise RuntimeError("a VideoReader can be iterated once")
+        self._thread = threading.Thread(target=self._work, name="filmcolor-decode",
+                                        daemon=True)
+        self._thread.start()
+        while True:
+            kind, item = self._queue.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise item
+            yield item
+
+    def _put(self, kind, item):
+        """Put unless the consumer has gone away (then stop the worker)."""
+        while not self._stop.is_set():
+            try:
+                self._queue.put((kind, item), timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _work(self):
+        av = self._av
+        try:
+            wanted = [self.stream, *self.copy_streams]
+            video_index = self.stream.index
+            for packet in self.container.demux(wanted):
+                if self._stop.is_set():
+                    return
+                if packet.stream.index != video_index:
+                    # copied streams: straight to the muxer; size 0 marks the end (no data)
+                    if packet.size and not self._put("packet", packet):
+                        return
+                    continue
+                try:
+                    frames = packet.decode()  # a size-0 packet flushes the decoder
+                except av.error.InvalidDataError as ex:
+                    self.packets_skipped += 1
+                    log.warning("%s: skipped a corrupt video packet at pts %s (%s)",
+                                self.path, packet.pts, _reason(ex))
+                    continue
+                for frame in frames:
+                    if not self._put("frame", self._luma(frame)):
+                        return
+        except av.FFmpegError as ex:
+            err = VideoOpenError(f"{self.path}: cannot decode after {self.frames_decoded} "
+                                 f"frames ({_reason(ex)})")
+            err.__cause__ = ex
+            self._put("error", err)
+            return
+        except BaseException as ex:  # handed to the caller, who re-raises it
+            self._put("error", ex)
+            return
+        self._put("end", None)
+
+    def _luma(self, frame):
+        fmt = frame.format
+        if not _is_planar_yuv(fmt):
+            # packed or RGB formats (mjpeg's yuvj is planar; png/gif are not): convert this
+            # frame to limited-range BT.601 Y'CbCr, the luma is what we keep
+            frame = frame.reformat(format="yuv444p" if _bits(fmt) <= 8 else "yuv444p16le",
+                                   dst_colorspace=5, dst_color_range=_RANGE_MPEG)
+            fmt = frame.format
+            converted = True
+        else:
+            converted = False
+        bits = _bits(fmt)
+        dtype = np.uint8 if bits <= 8 else np.uint16
+        y = _plane_array(frame.planes[0], dtype).copy()  # own the samples, drop the frame
+        # untagged means limited range, except for the JPEG formats (yuvj*)
+        full = not converted and (frame.color_range == _RANGE_JPEG or (
+            frame.color_range != _RANGE_MPEG and fmt.name.startswith("yuvj")))
+        pts = frame.pts
+        if pts is None:  # no timestamp: the next one after the last, in stream ticks
+            pts = self._next_pts()
+        self._last_pts = pts
+        self.frames_decoded += 1
+        return LumaFrame(y=y, bits=bits, full_range=bool(full), pts=pts,
+                         time_base=frame.time_base or self.stream.time_base,
+                         matrix=_BT601 if converted else matrix_for(frame.colorspace,
+                                                                     frame.height))
+
+    def _next_pts(self):
+        last = getattr(self, "_last_pts", None)
+        if last is None:
+            return 0
+        rate = self.stream.average_rate or self.stream.guessed_rate or Fraction(24)
+        return last + max(1, round(1 / (rate * self.stream.time_base)))
+
+    def close(self):
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self.container.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def _reason(ex):
+    """The libav message of an FFmpegError without PyAV's errno and file name."""
+    return getattr(ex, "strerror", None) or str(ex)
+
+
+# ----------------------------------------------------------------------------- chroma
+
+
+def chroma_planes(ab, small_luma, size, matrix, full_range, bits):
+    """Predicted ab at render size -> quantised (Cb, Cr) planes of `size` = (h, w).
+
+    Lab (L from the render-size luma) -> R'G'B' -> Y'CbCr with the stream's matrix at
+    render size; Cb and Cr are resized to the chroma plane and quantised to the frame's
+    range and bit depth (limited: 16..240 at 8 bits, 64..960 at 10).
+    """
+    lab = np.concatenate([color.gray_to_L(small_luma)[..., None], ab], axis=-1)
+    rgb = color.lab_to_rgb(lab)
+    kr, kb = matrix
+    y = kr * rgb[..., 0] + (1.0 - kr - kb) * rgb[..., 1] + kb * rgb[..., 2]
+    cb = (rgb[..., 2] - y) / (2.0 * (1.0 - kb))  # in [-0.5, 0.5]
+    cr = (rgb[..., 0] - y) / (2.0 * (1.0 - kr))
+    h, w = size
+    both = np.stack([cb, cr], axis=-1).astype(np.float32)
+    if both.shape[:2] != (h, w):
+        shrink = h * w < both.shape[0] * both.shape[1]
+        both = cv2.resize(both, (w, h),
+                          interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+        both = both.reshape(h, w, 2)
+    top = (1 << bits) - 1
+    mid = 1 << (bits - 1)
+    if full_range:
+        scale, lo, hi = top, 0, top
+    else:
+        unit = 1 << (bits - 8)
+        scale, lo, hi = 224 * unit, 16 * unit, 240 * unit
+    q = np.clip(np.rint(both * scale + mid), lo, hi)
+    dtype = np.uint8 if bits <= 8 else np.uint16
+    return q[..., 0].astype(dtype), q[..., 1].astype(dtype)
+
+
+# ----------------------------------------------------------------------------- writer
+
+
+def _output_format(path):
+    ext = Path(path).suffix.lower()
+    if ext not in CONTAINERS:
+        raise FormatError(f"{path}: unknown video container ({ext or 'no extension'}); "
+                          f"use one of {', '.join(sorted(CONTAINERS))}")
+    return CONTAINERS[ext]
+
+
+def check_output(path, codec=None):
+    """Fail early (UsageError) for an output extension or --codec that cannot work."""
+    import av
+
+    fmt, default = _output_format(path)
+    name = codec or default
+    try:
+        c = av.codec.Codec(name, "w")
+    except (av.codec.codec.UnknownCodecError, ValueError) as ex:
+        raise FormatError(f"{path}: unknown video encoder '{name}'") from ex
+    if c.type != "video":
+        raise FormatError(f"{path}: '{name}' is not a video encoder")
+    return fmt, name
+
+
+def temporary_path(path):
+    path = Path(path)
+    return path.with_name(f".{path.name}.{os.getpid()}.part")
+
+
+class VideoWriter:
+    """Encode LumaFrames with predicted chroma into `path`, copying `reader`'s other
+    streams packet for packet. Writes to a temporary name beside `path` and renames it on
+    finish(); on abort() (or an exception inside `with`) the temporary file is removed.
+
+    Streams the output container cannot hold are skipped with a warning. (Transcoding
+    them, audio to AAC, is a later increment.)
+    """
+
+    def __init__(self, path, reader, codec=None, crf=18, preset="medium"):
+        import av
+
+        self._av = av
+        self.path = Path(path)
+        self.tmp = temporary_path(self.path)
+        fmt, name = check_output(self.path, codec)
+        self.frames_written = 0
+        self._done = False
+        try:
+            self.container = av.open(str(self.tmp), "w", format=fmt)
+        except (av.FFmpegError, OSError) as ex:
+            self.tmp.unlink(missing_ok=True)
+            raise OutputWriteError(f"{self.path}: cannot create output ({_reason(ex)})") from ex
+        try:
+            self._add_video(reader, name, crf, preset)
+            self._copies = self._add_copies(reader)
+        except BaseException:
+            self.abort()
+            raise
+
+    def _add_video(self, reader, name, crf, preset):
+        av = self._av
+        src = reader.stream
+        cc_in = src.codec_context
+        rate = src.average_rate or src.guessed_rate or Fraction(24)
+        try:
+            stream = self.container.add_stream(name, rate=rate)
+        except ValueError as ex:  # the container cannot hold this codec
+            raise FormatError(f"{self.path}: a {self.path.suffix} file cannot hold "
+                              f"'{name}' video ({ex})") from ex
+        w, h = reader.width, reader.height
+        stream.width, stream.height = w, h
+        self.pix_fmt = self._pick_pix_fmt(stream.codec_context.codec, reader.bits, w, h)
+        stream.pix_fmt = self.pix_fmt
+        stream.time_base = src.time_base  # keeps variable frame rates exact
+        stream.codec_context.time_base = src.time_base
+        stream.codec_context.framerate = rate
+        # colour metadata and aspect ratio, where the input states them
+        self._tags = _colour_tags(cc_in)
+        for attr, value in self._tags.items():
+            if value:
+                setattr(stream.codec_context, attr, value)
+        if cc_in.sample_aspect_ratio:
+            stream.codec_context.sample_aspect_ratio = cc_in.sample_aspect_ratio
+        if name == "libx264":
+            stream.codec_context.options = {"crf": str(crf), "preset": preset}
+        self.stream = stream
+        fmt = av.VideoFormat(self.pix_fmt)
+        self.bits = _bits(fmt)
+        self._dtype = np.uint8 if self.bits <= 8 else np.uint16
+        self.chroma_size = (fmt.chroma_height(h), fmt.chroma_width(w))
+
+    def _pick_pix_fmt(self, codec, bits, w, h):
+        """yuv420p (yuv420p10le for deep input where the codec has it); 4:4:4 where the
+        codec refuses 4:2:0 at an odd width or height (libx264 does)."""
+        names = [f.name for f in (codec.video_formats or [])]
+        deep = "yuv420p10le" if bits > 8 else None
+        wanted = [deep, "yuv420p"] if deep else ["yuv420p"]
+        odd = (w % 2 or h % 2) and codec.name in ("libx264", "libx265", "mpeg2video")
+        if odd:
+            wanted = [p.replace("420", "444") for p in wanted]
+        for p in wanted:
+            if not names or p in names:
+                if odd:
+                    log.info("%s: odd frame size %dx%d; %s needs even sizes for 4:2:0, "
+                             "writing %s", self.path, w, h, codec.name, p)
+                elif bits > 8 and p == "yuv420p":
+                    log.warning("%s: %s cannot write %d-bit video; writing 8-bit",
+                                self.path, codec.name, bits)
+                return p
+        raise FormatError(f"{self.path}: '{codec.name}' cannot write {' or '.join(wanted)}")
+
+    def _add_copies(self, reader):
+        out = {}
+        for s in reader.copy_streams:
+            try:
+                out[s.index] = self.container.add_stream_from_template(s)
+            except ValueError as ex:
+                # the container cannot hold this codec; transcoding (audio to AAC,
+                # subtitles to mov_text) is a later increment
+                log.warning("%s: skipped %s stream #%d: a %s file cannot hold '%s' (%s)",
+                            self.path, s.type, s.index, self.path.suffix,
+                            s.codec_context.name, ex)
+        return out
+
+    # -- writing
+
+    def write(self, frame, ab, small_luma):
+        """Encode one LumaFrame with chroma from ab (render size) and its render-size luma."""
+        av = self._av
+        cb, cr = chroma_planes(ab, small_luma, self.chroma_size, frame.matrix,
+                               frame.full_range, self.bits)
+        out = av.VideoFrame(frame.y.shape[1], frame.y.shape[0], self.pix_fmt)
+        y = frame.y
+        if self.bits != frame.bits:  # e.g. 10-bit in, 8-bit codec: the only luma change
+            y = _requantise(y, frame.bits, self.bits, self._dtype)
+        _plane_array(out.planes[0], self._dtype)[:] = y
+        _plane_array(out.planes[1], self._dtype)[:] = cb
+        _plane_array(out.planes[2], self._dtype)[:] = cr
+        out.pts = frame.pts
+        out.time_base = frame.time_base
+        out.color_range = _RANGE_JPEG if frame.full_range else _RANGE_MPEG
+        for attr in ("colorspace", "color_primaries", "color_trc"):
+            if self._tags.get(attr):
+                setattr(out, attr, self._tags[attr])
+        self._mux(self._encode(out))
+        self.frames_written += 1
+
+    def _encode(self, frame):
+        try:
+            return self.stream.encode(frame)
+        except self._av.FFmpegError as ex:
+            what = "flush" if frame is None else f"encode frame at pts {frame.pts}"
+            raise EncodeError(f"{self.path}: cannot {what} with "
+                              f"{self.stream.codec_context.name} ({_reason(ex)})") from ex
+
+    def copy(self, packet):
+        """Mux a packet of a copied stream unchanged (dropped if its stream was skipped)."""
+        target = self._copies.get(packet.stream.index)
+        if target is None or not packet.size:
+            return
+        packet.stream = target
+        self._mux([packet])
+
+    def _mux(self, packets):
+        try:
+            for p in packets:
+                self.container.mux(p)
+        except self._av.FFmpegError as ex:
+            raise EncodeError(f"{self.path}: cannot write ({_reason(ex)})") from ex
+
+    def finish(self):
+        """Flush the encoder, close the file and move it to its name."""
+        if self._done:
+            return
+        try:
+            self._mux(self._encode(None))
+            try:
+                self.container.close()
+            except self._av.FFmpegError as ex:
+                raise EncodeError(f"{self.path}: cannot finish ({_reason(ex)})") from ex
+        except BaseException:
+            self.abort()
+            raise
+        try:
+            os.replace(self.tmp, self.path)
+        except OSError as ex:
+            self.tmp.unlink(missing_ok=True)
+            raise OutputWriteError(f"{self.path}: cannot write ({ex.strerror})") from ex
+        finally:
+            self._done = True
+
+    def abort(self):
+        """Close without finishing; no file is left at the temporary or final path."""
+        if self._done:
+            return
+        self._done = True
+        try:
+            self.container.close()
+        except (self._av.FFmpegError, OSError, ValueError) as ex:
+            log.debug("%s: closing an aborted output: %s", self.path, ex)
+        finally:
+            self.tmp.unlink(missing_ok=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            self.finish()
+        else:
+            self.abort()
+
+
+def _colour_tags(cc):
+    """The output's colour tags from the input decoder's: copied for Y'CbCr input; an RGB
+    input is converted by the reader to limited-range BT.601, so it is tagged as such."""
+    tags = {a: int(getattr(cc, a, 0) or 0)
+            for a in ("color_range", "colorspace", "color_primaries", "color_trc")}
+    fmt = cc.format
+    if fmt is not None and not _is_planar_yuv(fmt):
+        return {"color_range": _RANGE_MPEG, "colorspace": 5, "color_primaries": 0,
+                "color_trc": 0}
+    if fmt is not None and fmt.name.startswith("yuvj") and not tags["color_range"]:
+        tags["color_range"] = _RANGE_JPEG
+    return tags
+
+
+def _requantise(y, src_bits, dst_bits, dtype):
+    shift = src_bits - dst_bits
+    if shift > 0:
+        return ((y.astype(np.uint32) + (1 << (shift - 1))) >> shift).clip(
+            0, (1 << dst_bits) - 1).astype(dtype)
+    return (y.astype(np.uint32) << -shift).astype(dtype)

@@ -1,0 +1,498 @@
+"""Films: frame count, pts, audio and subtitle packets survive; luma passes through.
+
+Every clip is generated with PyAV into tmp_path: a moving gray pattern (12 frames at 24 fps
+unless a test says otherwise) with an AAC track, and for the subtitle tests an .srt track
+remuxed into Matroska. The model is the untrained one from conftest (no real weights).
+"""
+
+import logging
+import threading
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from filmcolor import errors
+from filmcolor.engine import Colorizer
+from filmcolor.films import colorize_video
+from filmcolor.video import VideoReader, chroma_planes
+
+FPS = 24
+N_FRAMES = 12
+SRT = """1
+00:00:00,000 --> 00:00:00,200
+Hello
+
+2
+00:00:00,250 --> 00:00:00,450
+World
+"""
+
+
+# ----------------------------------------------------------------------------- clips
+
+
+def _luma_pattern(h, w, i, bits=8):
+    """A gray pattern that moves with the frame index i (full sample range used)."""
+    yy, xx = np.indices((h, w), dtype=np.float64)
+    v = 0.5 + 0.25 * np.sin((xx + 3 * i) / 5.0) + 0.25 * np.cos((yy - 2 * i) / 4.0)
+    top = (1 << bits) - 1
+    lo, hi = 16 << (bits - 8), 235 << (bits - 8)
+    return np.rint(lo + v * (hi - lo)).astype(np.uint8 if bits == 8 else np.uint16).clip(0, top)
+
+
+def _fill(frame, planes):
+    for plane, data in zip(frame.planes, planes):
+        view = np.frombuffer(plane, data.dtype)
+        view.reshape(plane.height, plane.line_size // data.itemsize)[:, :plane.width] = data
+
+
+def write_clip(path, size=(48, 64), n=N_FRAMES, codec="libx264", pix_fmt="yuv420p",
+               audio=True, pts=None, time_base=None, colour_tags=None, faststart=False):
+    """Write a gray test clip; `pts` (with `time_base`) makes it variable-frame-rate."""
+    h, w = size
+    bits = 10 if "10" in pix_fmt else 8
+    options = {"movflags": "+faststart"} if faststart else {}
+    with av.open(str(path), "w", options=options) as out:
+        vs = out.add_stream(codec, rate=FPS)
+        vs.width, vs.height, vs.pix_fmt = w, h, pix_fmt
+        if time_base is not None:
+            vs.time_base = vs.codec_context.time_base = time_base
+        if codec == "libx264":
+            vs.codec_context.options = {"preset": "ultrafast"}
+        for attr, value in (colour_tags or {}).items():
+            setattr(vs.codec_context, attr, value)
+        if audio:
+            aud = out.add_stream("aac", rate=48000)
+            aud.layout = "mono"
+        fmt = av.VideoFormat(pix_fmt)
+        ch, cw = fmt.chroma_height(h), fmt.chroma_width(w)
+        dtype = np.uint8 if bits == 8 else np.uint16
+        neutral = np.full((ch, cw), 1 << (bits - 1), dtype)
+        for i in range(n):
+            frame = av.VideoFrame(w, h, pix_fmt)
+            _fill(frame, [_luma_pattern(h, w, i, bits), neutral, neutral])
+            frame.pts = pts[i] if pts is not None else i
+            if time_base is not None:
+                frame.time_base = time_base
+            for attr, value in (colour_tags or {}).items():
+                setattr(frame, attr, value)
+            for p in vs.encode(frame):
+                out.mux(p)
+        for p in vs.encode(None):
+            out.mux(p)
+        if audio:
+            t = np.arange(1024 * 20, dtype=np.float32) / 48000
+            tone = (0.2 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+            for k in range(20):
+                af = av.AudioFrame.from_ndarray(tone[None, k * 1024:(k + 1) * 1024],
+                                                format="fltp", layout="mono")
+                af.sample_rate, af.pts = 48000, k * 1024
+                for p in aud.encode(af):
+                    out.mux(p)
+            for p in aud.encode(None):
+                out.mux(p)
+    return Path(path)
+
+
+def add_subtitles(clip, tmp_path, name="subbed.mkv"):
+    """Remux `clip` with an .srt subtitle stream into Matroska."""
+    srt = tmp_path / "subs.srt"
+    srt.write_text(SRT)
+    dst = tmp_path / name
+    with av.open(str(clip)) as a, av.open(str(srt)) as s, av.open(str(dst), "w") as out:
+        pairs = [(st, out.add_stream_from_template(st)) for st in [*a.streams, *s.streams]]
+        for container, streams in ((a, pairs[:-1]), (s, pairs[-1:])):
+            table = {i.index: o for i, o in streams}
+            for packet in container.demux():
+                if packet.size:
+                    packet.stream = table[packet.stream.index]
+                    out.mux(packet)
+    return dst
+
+
+@pytest.fixture
+def clip(tmp_path):
+    return write_clip(tmp_path / "clip.mp4")
+
+
+@pytest.fixture
+def colorizer(untrained_model):
+    return Colorizer(untrained_model, render_size=64, batch_size=4)
+
+
+# ----------------------------------------------------------------------------- probes
+
+
+def video_times(path):
+    """Decoded frames' presentation times, in seconds as Fractions."""
+    with av.open(str(path)) as c:
+        return [f.pts * f.time_base for f in c.decode(video=0)]
+
+
+def packets(path, kind):
+    """(payload, pts in seconds, duration in seconds) of every non-empty packet of `kind`."""
+    with av.open(str(path)) as c:
+        streams = [s for s in c.streams if s.type == kind]
+        out = []
+        for p in c.demux(streams):
+            if p.size:
+                out.append((bytes(p), p.pts * p.time_base, (p.duration or 0) * p.time_base))
+        return out
+
+
+def lumas(path):
+    """Each decoded frame's Y plane, without line padding."""
+    with av.open(str(path)) as c:
+        out = []
+        for f in c.decode(video=0):
+            dtype = np.uint8 if f.format.name in ("yuv420p", "yuv444p") else np.uint16
+            plane = f.planes[0]
+            buf = np.frombuffer(plane, dtype).reshape(plane.height, -1)[:, :plane.width]
+            out.append(buf.copy())
+        return out
+
+
+def leftovers(folder):
+    return sorted(p.name for p in Path(folder).iterdir() if p.name.startswith("."))
+
+
+# ----------------------------------------------------------------------------- timing
+
+
+def test_frame_count_and_pts_constant_rate(clip, tmp_path, colorizer):
+    out = tmp_path / "out.mp4"
+    result = colorize_video(clip, out, colorizer)
+    assert result.frames == N_FRAMES
+    assert video_times(out) == video_times(clip)
+    assert len(video_times(out)) == N_FRAMES
+    assert leftovers(tmp_path) == []
+
+
+def test_frame_count_and_pts_variable_rate(tmp_path, colorizer):
+    pts = [0, 40, 50, 130, 140, 150, 300, 310, 333, 400, 410, 600]  # milliseconds
+    src = write_clip(tmp_path / "vfr.mp4", pts=pts, time_base=Fraction(1, 1000))
+    assert [round(t * 1000) for t in video_times(src)] == pts  # the fixture is really VFR
+    out = tmp_path / "out.mp4"
+    colorize_video(src, out, colorizer)
+    assert video_times(out) == video_times(src)
+
+
+# ----------------------------------------------------------------------------- remux
+
+
+@pytest.mark.parametrize("ext", [".mp4", ".mkv", ".mov"])
+def test_audio_packets_identical(tmp_path, colorizer, ext):
+    src = write_clip(tmp_path / f"clip{ext}")
+    out = tmp_path / f"out{ext}"
+    colorize_video(src, out, colorizer)
+    audio_in = packets(src, "audio")
+    assert len(audio_in) >= 20
+    assert packets(out, "audio") == audio_in
+
+
+def test_subtitle_packets_identical(clip, tmp_path, colorizer):
+    src = add_subtitles(clip, tmp_path)
+    subs_in = packets(src, "subtitle")
+    assert [p[0] for p in subs_in] == [b"Hello", b"World"]
+    out = tmp_path / "out.mkv"
+    colorize_video(src, out, colorizer)
+    assert packets(out, "subtitle") == subs_in
+    assert packets(out, "audio") == packets(src, "audio")
+    assert video_times(out) == video_times(src)
+
+
+def test_stream_the_container_cannot_hold_is_skipped_with_a_warning(clip, tmp_path,
+                                                                     colorizer, caplog):
+    src = add_subtitles(clip, tmp_path)
+    out = tmp_path / "out.mp4"  # MP4 cannot hold SubRip
+    with caplog.at_level(logging.WARNING, logger="filmcolor"):
+        colorize_video(src, out, colorizer)
+    assert any("subtitle stream" in r.getMessage() and "srt" in r.getMessage()
+               for r in caplog.records)
+    with av.open(str(out)) as c:
+        assert [s.type for s in c.streams] == ["video", "audio"]
+    # Matroska counts in milliseconds and MP4 in samples: payloads and pts stay exact,
+    # durations are re-derived by the muxer
+    assert [p[:2] for p in packets(out, "audio")] == [p[:2] for p in packets(src, "audio")]
+
+
+# ----------------------------------------------------------------------------- luma
+
+
+@pytest.mark.parametrize("size,pix_fmt", [((48, 64), "yuv420p"), ((49, 65), "yuv420p"),
+                                          ((48, 64), "yuv420p10le")],
+                         ids=["64x48", "odd-65x49", "10-bit"])
+def test_lossless_luma_is_bit_identical(tmp_path, colorizer, size, pix_fmt):
+    src = write_clip(tmp_path / "clip.mkv", size=size, codec="ffv1", pix_fmt=pix_fmt)
+    out = tmp_path / "out.mkv"
+    colorize_video(src, out, colorizer, codec="ffv1")
+    with av.open(str(out)) as c:
+        assert c.streams.video[0].codec_context.pix_fmt == pix_fmt
+    a, b = lumas(src), lumas(out)
+    assert len(a) == len(b) == N_FRAMES
+    for x, y in zip(a, b):
+        assert x.shape == y.shape == size
+        np.testing.assert_array_equal(x, y)
+
+
+def test_odd_size_with_default_codec(tmp_path, colorizer):
+    src = write_clip(tmp_path / "odd.mkv", size=(49, 65), codec="ffv1")
+    out = tmp_path / "odd.mp4"
+    colorize_video(src, out, colorizer)
+    with av.open(str(out)) as c:
+        s = c.streams.video[0]
+        assert (s.codec_context.width, s.codec_context.height) == (65, 49)
+        assert s.codec_context.name == "h264"
+    assert video_times(out) == video_times(src)
+
+
+def test_reader_gives_unpadded_luma_with_range_and_pts(tmp_path):
+    src = write_clip(tmp_path / "odd.mkv", size=(49, 65), codec="ffv1", audio=False)
+    with VideoReader(src) as reader:
+        frames = list(reader)
+    assert len(frames) == N_FRAMES
+    assert all(f.y.shape == (49, 65) and f.y.dtype == np.uint8 for f in frames)
+    assert not frames[0].full_range
+    np.testing.assert_array_equal(frames[3].y, _luma_pattern(49, 65, 3))
+    assert [f.pts * f.time_base for f in frames] == video_times(src)
+
+
+def test_colour_tags_are_copied(tmp_path, colorizer):
+    tags = {"colorspace": 1, "color_primaries": 1, "color_trc": 1, "color_range": 2}
+    src = write_clip(tmp_path / "tagged.mkv", codec="ffv1", colour_tags=tags)
+    out = tmp_path / "out.mkv"
+    colorize_video(src, out, colorizer, codec="ffv1")
+    with av.open(str(out)) as c:
+        cc = c.streams.video[0].codec_context
+        assert {a: int(getattr(cc, a)) for a in tags} == tags
+        frame = next(c.decode(video=0))
+        assert int(frame.color_range) == 2
+
+
+@pytest.mark.parametrize("full_range,bits,lo,hi", [(False, 8, 16, 240), (True, 8, 0, 255),
+                                                   (False, 10, 64, 960)])
+def test_chroma_planes_size_and_range(full_range, bits, lo, hi):
+    rng = np.random.default_rng(0)
+    ab = rng.uniform(-128, 127, (40, 60, 2)).astype(np.float32)
+    luma = rng.uniform(0, 1, (40, 60)).astype(np.float32)
+    cb, cr = chroma_planes(ab, luma, (25, 33), (0.299, 0.114), full_range, bits)
+    assert cb.shape == cr.shape == (25, 33)
+    for p in (cb, cr):
+        assert p.min() >= lo and p.max() <= hi
+        assert p.min() < (lo + hi) // 2 < p.max()  # saturated ab reaches both sides
+
+
+def test_gray_ab_gives_neutral_chroma():
+    ab = np.zeros((16, 16, 2), np.float32)
+    luma = np.linspace(0, 1, 256, dtype=np.float32).reshape(16, 16)
+    cb, cr = chroma_planes(ab, luma, (8, 8), (0.299, 0.114), False, 8)
+    assert np.abs(cb.astype(int) - 128).max() <= 1
+    assert np.abs(cr.astype(int) - 128).max() <= 1
+
+
+# ----------------------------------------------------------------------------- bad input
+
+
+def _one_line_naming(ex, path):
+    msg = str(ex)
+    assert "\n" not in msg
+    assert str(path) in msg
+    return msg
+
+
+def test_text_file_named_mp4(tmp_path, colorizer):
+    src = tmp_path / "notes.mp4"
+    src.write_text("this is not a film\n" * 20)
+    with pytest.raises(errors.VideoOpenError) as info:
+        colorize_video(src, tmp_path / "out.mp4", colorizer)
+    assert "not a readable video" in _one_line_naming(info.value, src)
+    assert not (tmp_path / "out.mp4").exists() and leftovers(tmp_path) == []
+
+
+def test_audio_only_file(tmp_path, colorizer):
+    src = tmp_path / "sound.mp4"
+    with av.open(str(src), "w") as out:
+        aud = out.add_stream("aac", rate=48000)
+        aud.layout = "mono"
+        af = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp",
+                                        layout="mono")
+        af.sample_rate, af.pts = 48000, 0
+        for p in [*aud.encode(af), *aud.encode(None)]:
+            out.mux(p)
+    with pytest.raises(errors.VideoOpenError) as info:
+        colorize_video(src, tmp_path / "out.mp4", colorizer)
+    assert "audio-only" in _one_line_naming(info.value, src)
+    assert not (tmp_path / "out.mp4").exists() and leftovers(tmp_path) == []
+
+
+def test_zero_frame_file(tmp_path, colorizer):
+    src = write_clip(tmp_path / "empty.mkv", n=0, codec="ffv1")
+    with pytest.raises(errors.VideoOpenError) as info:
+        colorize_video(src, tmp_path / "out.mkv", colorizer)
+    _one_line_naming(info.value, src)
+    assert not (tmp_path / "out.mkv").exists() and leftovers(tmp_path) == []
+
+
+def _run_with_timeout(fn, seconds=60):
+    box = {}
+
+    def target():
+        try:
+            box["result"] = fn()
+        except BaseException as ex:  # handed back to the test
+            box["error"] = ex
+
+    t = threading.Thread(target=target, daemon=True)
+    t.start()
+    t.join(seconds)
+    assert not t.is_alive(), f"still running after {seconds} s"
+    return box
+
+
+@pytest.mark.parametrize("name,faststart", [("cut.mp4", False), ("cut.mp4", True),
+                                            ("cut.mkv", False)],
+                         ids=["mp4-moov-at-end", "mp4-faststart", "mkv"])
+def test_truncated_file_fails_clearly_or_warns(tmp_path, colorizer, caplog, name, faststart):
+    src = write_clip(tmp_path / name, n=24, faststart=faststart)
+    data = src.read_bytes()
+    src.write_bytes(data[:len(data) // 2])
+    out = tmp_path / f"out{src.suffix}"
+    with caplog.at_level(logging.WARNING, logger="filmcolor"):
+        box = _run_with_timeout(lambda: colorize_video(src, out, colorizer))
+    if "error" in box:
+        assert isinstance(box["error"], errors.VideoOpenError), box["error"]
+        _one_line_naming(box["error"], src)
+        assert not out.exists()
+    else:
+        assert 0 < box["result"].frames < 24
+        assert any(str(src) in r.getMessage() and "truncated" in r.getMessage()
+                   for r in caplog.records)
+        assert len(video_times(out)) == box["result"].frames
+    assert leftovers(tmp_path) == []
+
+
+def test_interrupt_leaves_no_file(clip, tmp_path, untrained_model):
+    class Interrupting(Colorizer):
+        calls = 0
+
+        def predict_ab(self, grays):
+            Interrupting.calls += 1
+            if Interrupting.calls == 2:
+                raise KeyboardInterrupt
+            return super().predict_ab(grays)
+
+    out = tmp_path / "out.mp4"
+    with pytest.raises(KeyboardInterrupt):
+        colorize_video(clip, out, Interrupting(untrained_model, render_size=64, batch_size=4))
+    assert not out.exists() and leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("case,error", [
+    ("missing", errors.InputNotFoundError),
+    ("exists", errors.OutputExistsError),
+    ("same", errors.SameFileError),
+    ("container", errors.FormatError),
+    ("codec", errors.FormatError),
+])
+def test_bad_paths_fail_before_work(clip, tmp_path, colorizer, case, error):
+    src, dst, kw = clip, tmp_path / "out.mp4", {}
+    if case == "missing":
+        src = tmp_path / "nope.mp4"
+    elif case == "exists":
+        dst.write_bytes(b"keep me")
+    elif case == "same":
+        dst = clip
+    elif case == "container":
+        dst = tmp_path / "out.xyz"
+    elif case == "codec":
+        kw = {"codec": "no-such-codec"}
+    with pytest.raises(error) as info:
+        colorize_video(src, dst, colorizer, **kw)
+    assert "\n" not in str(info.value)
+    if case == "exists":
+        assert dst.read_bytes() == b"keep me"
+    assert leftovers(tmp_path) == []
+
+
+# ----------------------------------------------------------------------------- progress, CLI
+
+
+@pytest.mark.parametrize("progress", [True, False])
+def test_progress_bar_only_when_asked(clip, tmp_path, colorizer, capsys, progress):
+    colorize_video(clip, tmp_path / "out.mp4", colorizer, progress=progress)
+    err = capsys.readouterr().err
+    assert (f"{N_FRAMES}/{N_FRAMES}" in err and "frames" in err) == progress
+
+
+def test_cli_dispatches_video(clip, tmp_path, model_path, run_cli):
+    out = tmp_path / "cli.mp4"
+    code, err = run_cli(clip, out, "--weights", model_path, "--render-size", "64", "-q")
+    assert code == errors.EXIT_OK, err
+    assert len(video_times(out)) == N_FRAMES
+    assert packets(out, "audio") == packets(clip, "audio")
+
+
+def test_cli_ffv1(tmp_path, model_path, run_cli):
+    src = write_clip(tmp_path / "clip.mkv", codec="ffv1")
+    out = tmp_path / "cli.mkv"
+    code, err = run_cli(src, out, "--weights", model_path, "--codec", "ffv1", "-q")
+    assert code == errors.EXIT_OK, err
+    for a, b in zip(lumas(src), lumas(out), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_cli_bad_video_exit_code(tmp_path, model_path, run_cli):
+    src = tmp_path / "notes.mkv"
+    src.write_text("not a film")
+    code, err = run_cli(src, tmp_path / "out.mkv", "--weights", model_path)
+    assert code == errors.EXIT_ERROR
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and str(src) in lines[0], err
+
+
+def test_cli_codec_rejected_for_images(make_image, tmp_path, model_path, run_cli):
+    src = make_image("a.png")
+    code, err = run_cli(src, tmp_path / "b.png", "--weights", model_path, "--codec", "ffv1")
+    assert code == errors.EXIT_USAGE
+    assert "--codec" in err
+
+
+@pytest.mark.parametrize("codec,pix_fmt,ext", [("png", "rgb24", ".mov"),
+                                               ("mjpeg", "yuvj420p", ".avi"),
+                                               ("ffv1", "gray", ".mkv")])
+def test_other_pixel_formats_keep_their_lightness(tmp_path, colorizer, codec, pix_fmt, ext):
+    """RGB input is reduced to its luma; full-range (JPEG) input stays full range. A wrong
+    range tag would move the decoded gray 30 by about 12."""
+    src = tmp_path / f"in{ext}"
+    with av.open(str(src), "w") as out:
+        s = out.add_stream(codec, rate=FPS)
+        s.width, s.height, s.pix_fmt = 64, 48, pix_fmt
+        for i in range(4):
+            rgb = np.full((48, 64, 3), 30, np.uint8)
+            f = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format=pix_fmt)
+            f.pts = i
+            for p in s.encode(f):
+                out.mux(p)
+        for p in s.encode(None):
+            out.mux(p)
+    dst = tmp_path / "out.mp4"
+    assert colorize_video(src, dst, colorizer).frames == 4
+    with av.open(str(dst)) as c:
+        for f in c.decode(video=0):
+            gray = f.to_ndarray(format="rgb24").astype(float).mean(axis=-1)
+            assert abs(gray.mean() - 30) < 5, (f.format.name, f.color_range, gray.mean())
+
+
+@pytest.mark.parametrize("size,expected", [((48, 64), "yuv420p10le"),
+                                           ((49, 65), "yuv444p10le")])
+def test_ten_bit_with_default_codec(tmp_path, colorizer, size, expected):
+    src = write_clip(tmp_path / "deep.mkv", size=size, codec="ffv1", pix_fmt="yuv420p10le",
+                     audio=False)
+    dst = tmp_path / "deep.mp4"
+    colorize_video(src, dst, colorizer)
+    with av.open(str(dst)) as c:
+        assert c.streams.video[0].codec_context.pix_fmt == expected
+    assert video_times(dst) == video_times(src)
