@@ -203,6 +203,8 @@ def plot_log(csv_path, out_dir):
                 ax.plot(epochs, [float(r[k]) for r in rows], label=label)
         ax.set_xlabel("epoch")
         ax.set_ylabel(key)
+        if key == "loss":
+            ax.set_yscale("log")  # the first epoch's loss dwarfs the rest on a linear axis
         ax.set_title(f"{title} against epochs")
         ax.legend()
         fig.tight_layout()
