@@ -146,6 +146,9 @@ def _is_video(path):
 def train(data, out, epochs, steps_per_epoch, batch_size, crop, lr, l2, dropout, rebalance,
           render_size, val_split, seed, quiet, verbose):
     """Train the network on a folder of colour images."""
+    from .model import import_keras
+
+    import_keras()  # first, so TensorFlow's start-up chatter is silenced
     from .train import TrainConfig
     from .train import train as run_training
 
