@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .errors import (InputNotFoundError, OutputExistsError, SameFileError, UsageError,
                      VideoOpenError)
-from .stills import _check_writable, _same
+from .paths import check_writable, same_file
 from .video import CONTAINERS, LumaFrame, VideoReader, VideoWriter, check_output
 
 log = logging.getLogger("filmcolor")
@@ -36,12 +36,12 @@ def plan_video(src, dst, overwrite=False, codec=None):
     if dst.is_dir():
         name = src.name if src.suffix.lower() in CONTAINERS else src.stem + ".mkv"
         dst = dst / name
-    if _same(src, dst):
+    if same_file(src, dst):
         raise SameFileError(f"{dst}: output is the input; choose another output path")
     check_output(dst, codec)
     if dst.exists() and not overwrite:
         raise OutputExistsError(f"{dst}: output already exists; use --overwrite to replace it")
-    _check_writable({dst.parent})
+    check_writable({dst.parent})
     return dst
 
 

@@ -6,7 +6,6 @@ stops the rest: failures are collected and raised together at the end.
 """
 
 import logging
-import os
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +13,7 @@ import numpy as np
 from . import color
 from .errors import (ImageReadError, InputNotFoundError, NoImagesError, OutputExistsError,
                      OutputWriteError, PartialFailure, SameFileError, UsageError)
+from .paths import check_writable, same_file
 from .image import IMAGE_EXTENSIONS, find_images, is_image_path, read_image, write_image
 
 log = logging.getLogger("filmcolor")
@@ -26,7 +26,7 @@ def plan(src, dst, overwrite=False):
     src, dst = Path(src), Path(dst)
     if not src.exists():
         raise InputNotFoundError(f"{src}: no such file or folder")
-    if _same(src, dst):
+    if same_file(src, dst):
         raise SameFileError(f"{dst}: output is the input; choose another output path")
     if src.is_dir():
         inputs = find_images(src)
@@ -45,7 +45,7 @@ def plan(src, dst, overwrite=False):
             raise UsageError(f"{src}: not an image file name ({src.suffix or 'no extension'})")
         if dst.is_dir():
             dst = dst / src.with_suffix(".png").name
-            if _same(src, dst):
+            if same_file(src, dst):
                 raise SameFileError(f"{dst}: output is the input; "
                                     "choose another output path")
         if not is_image_path(dst):
@@ -58,28 +58,8 @@ def plan(src, dst, overwrite=False):
             more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
             raise OutputExistsError(f"{existing[0]}: output already exists{more}; "
                                     "use --overwrite to replace it")
-    _check_writable({d.parent for _, d in pairs})
+    check_writable({d.parent for _, d in pairs})
     return pairs
-
-
-def _same(a, b):
-    try:
-        return a.resolve() == b.resolve() or (b.exists() and os.path.samefile(a, b))
-    except OSError:
-        return False
-
-
-def _check_writable(folders):
-    """Fail before any work if an output folder cannot be created or written."""
-    for folder in sorted(folders):
-        probe = folder / f".filmcolor-probe-{os.getpid()}"
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            probe.touch()
-            probe.unlink()
-        except OSError as ex:
-            raise OutputWriteError(
-                f"{ex.filename or folder}: output folder is not writable ({ex.strerror})") from ex
 
 
 def load_gray(path):
