@@ -17,7 +17,6 @@ import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-VAL_DIR = REPO / "data" / "corpus" / "val"
 
 
 # ----------------------------------------------------------------------------- models
@@ -210,13 +209,6 @@ def helpers():
     h.colour_pattern = colour_pattern
     h.write = write_cv2
     return h
-
-
-@pytest.fixture(scope="session")
-def val_dir():
-    if not VAL_DIR.is_dir() or not any(VAL_DIR.iterdir()):
-        pytest.skip(f"{VAL_DIR} not present (make it with scripts/make_corpus.py)")
-    return VAL_DIR
 
 
 # ----------------------------------------------------------------------------- CLI
