@@ -20,6 +20,26 @@ class DefaultGroup(click.Group):
         return super().parse_args(ctx, args)
 
 
+class Seconds(click.ParamType):
+    """A time as seconds (12.5) or [HH:]MM:SS[.ms] (1:02:03.5)."""
+
+    name = "time"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, (int, float)):
+            return float(value)
+        try:
+            parts = [float(p) for p in str(value).split(":")]
+            if len(parts) > 3 or any(p < 0 for p in parts):
+                raise ValueError
+        except ValueError:
+            self.fail(f"{value!r} is not a time (seconds, or [HH:]MM:SS)", param, ctx)
+        total = 0.0
+        for p in parts:
+            total = total * 60 + p
+        return total
+
+
 def _logging_options(f):
     f = click.option("-q", "--quiet", is_flag=True, help="Only errors; no progress bar.")(f)
     f = click.option("-v", "--verbose", is_flag=True, help="Debug messages.")(f)
@@ -75,10 +95,16 @@ def cli():
 @click.option("--crf", type=click.IntRange(0, 51), default=None,
               help="x264 quality for films, lower is better  [default: 18]")
 @click.option("--preset", default=None, help="x264 speed preset for films  [default: medium]")
+@click.option("--start", type=Seconds(), default=None,
+              help="Films: begin the excerpt here (seconds or [HH:]MM:SS).")
+@click.option("--duration", type=Seconds(), default=None,
+              help="Films: excerpt length (seconds or [HH:]MM:SS), for a quick preview.")
+@click.option("--compare", is_flag=True,
+              help="Films: write the source and the result side by side.")
 @_engine_options
 @_logging_options
-def colorize(input, output, overwrite, codec, crf, preset, weights, render_size, batch_size,
-             quiet, verbose):
+def colorize(input, output, overwrite, codec, crf, preset, start, duration, compare, weights,
+             render_size, batch_size, quiet, verbose):
     """Colorize INPUT (a film, an image or a folder of images) into OUTPUT."""
     from tqdm.contrib.logging import logging_redirect_tqdm
 
@@ -91,11 +117,14 @@ def colorize(input, output, overwrite, codec, crf, preset, weights, render_size,
         with logging_redirect_tqdm(loggers=[log]):
             result = colorize_video(input, output, colorizer, overwrite=overwrite, codec=codec,
                                     crf=18 if crf is None else crf, preset=preset or "medium",
-                                    progress=not quiet)
+                                    progress=not quiet, start=start, duration=duration,
+                                    compare=compare)
         log.info("wrote %d frames to %s in %.1f s", result.frames, result.output,
                  result.seconds)
         return
-    for name, value in (("--codec", codec), ("--crf", crf), ("--preset", preset)):
+    for name, value in (("--codec", codec), ("--crf", crf), ("--preset", preset),
+                        ("--start", start), ("--duration", duration),
+                        ("--compare", compare or None)):
         if value is not None:
             raise click.BadParameter("only applies to video input", param_hint=f"'{name}'")
 

@@ -10,8 +10,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import (InputNotFoundError, OutputExistsError, SameFileError, UsageError,
-                     VideoOpenError)
+from .errors import (
+    InputNotFoundError,
+    OutputExistsError,
+    SameFileError,
+    UsageError,
+    VideoOpenError,
+)
 from .paths import check_writable, same_file
 from .video import CONTAINERS, LumaFrame, VideoReader, VideoWriter, check_output
 
@@ -46,25 +51,31 @@ def plan_video(src, dst, overwrite=False, codec=None):
 
 
 def colorize_video(src, dst, colorizer, overwrite=False, codec=None, crf=18, preset="medium",
-                   progress=False):
+                   progress=False, start=None, duration=None, compare=False):
     """Colorize the film `src` into `dst`; returns a VideoResult.
 
     `colorizer` is an engine.Colorizer (its batch_size sets how many frames go to the
     model at once). `codec` overrides the container's default encoder (libx264 for .mp4,
-    .mov, .mkv; 'ffv1' in .mkv is lossless). On any failure, Ctrl-C included, nothing is
-    left at `dst`.
+    .mov, .mkv; 'ffv1' in .mkv is lossless). `start` and `duration` (seconds) colorize an
+    excerpt, whose timestamps then start at 0; `compare` writes the source and the result
+    side by side. On any failure, Ctrl-C included, nothing is left at `dst`.
     """
-    start = time.perf_counter()
+    t0 = time.perf_counter()
     dst = plan_video(src, dst, overwrite, codec)
     bar = None
-    with VideoReader(src) as reader:
+    if start is not None and start < 0:
+        raise UsageError(f"{src}: --start must not be negative ({start})")
+    if duration is not None and duration <= 0:
+        raise UsageError(f"{src}: --duration must be positive ({duration})")
+    with VideoReader(src, start=start, duration=duration) as reader:
         if progress:
             from tqdm import tqdm
 
-            bar = tqdm(total=reader.total_frames, unit="frames", desc="colorize",
+            bar = tqdm(total=reader.expected_frames, unit="frames", desc="colorize",
                        dynamic_ncols=True)
         try:
-            with VideoWriter(dst, reader, codec=codec, crf=crf, preset=preset) as writer:
+            with VideoWriter(dst, reader, codec=codec, crf=crf, preset=preset,
+                             compare=compare) as writer:
                 batch = []
                 for item in reader:
                     if isinstance(item, LumaFrame):
@@ -76,12 +87,15 @@ def colorize_video(src, dst, colorizer, overwrite=False, codec=None, crf=18, pre
                         writer.copy(item)
                 _encode(batch, colorizer, writer, bar)
                 if writer.frames_written == 0:
+                    if start:
+                        raise UsageError(f"{src}: no frames at or after --start {start} s")
                     raise VideoOpenError(f"{src}: the video stream has no frames")
-                _warn_short(src, reader)
+                if not (start or duration):
+                    _warn_short(src, reader)
         finally:
             if bar is not None:
                 bar.close()
-    seconds = time.perf_counter() - start
+    seconds = time.perf_counter() - t0
     log.debug("%s: %d frames in %.1f s", dst, writer.frames_written, seconds)
     return VideoResult(frames=writer.frames_written, seconds=seconds, output=dst)
 

@@ -29,6 +29,9 @@ log = logging.getLogger("filmcolor")
 
 VIDEO_EXTENSIONS = {".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".mpg", ".ts"}
 QUEUE_SIZE = 4  # decoded items waiting for the model (PySceneDetect uses 4 too)
+PROBE_FRAMES = 32  # frames decoded up front to read rotation and judge timestamps
+COLOUR_CHECK_FRAMES = 48  # frames looked at for colour (a film may open on black)
+COLOUR_TOLERANCE = 6  # chroma this far (8-bit steps) from neutral counts as colour
 
 # output extension -> (libavformat muxer, default video encoder)
 CONTAINERS = {
@@ -123,10 +126,12 @@ class VideoReader:
     readable film. Packets that fail to decode are skipped with a warning.
     """
 
-    def __init__(self, path, copy=True):
+    def __init__(self, path, copy=True, start=None, duration=None):
         import av
 
         self.path = Path(path)
+        self.start = Fraction(start).limit_denominator(10**6) if start else Fraction(0)
+        self.end = self.start + Fraction(duration).limit_denominator(10**6) if duration else None
         self._av = av
         try:
             self.container = av.open(str(self.path))
@@ -146,6 +151,9 @@ class VideoReader:
         self.copy_streams = [s for s in self.container.streams if s.type in kinds]
         self.frames_decoded = 0
         self.packets_skipped = 0
+        self.rotation, self._use_dts = _probe(self.path)
+        self._colour_checks = COLOUR_CHECK_FRAMES
+        self._pts_repaired = 0
         self._queue = queue.Queue(QUEUE_SIZE)
         self._stop = threading.Event()
         self._thread = None
@@ -205,6 +213,18 @@ class VideoReader:
         """Frame count from the container, or None where it does not say."""
         return self.stream.frames or None
 
+    @property
+    def expected_frames(self):
+        """Frames this reader will yield, as far as the file tells (for a progress bar)."""
+        if not (self.start or self.end):
+            return self.total_frames
+        rate = self.stream.average_rate or self.stream.guessed_rate
+        length = self.duration
+        if not rate or length is None:
+            return None
+        stop = min(length, self.end) if self.end is not None else length
+        return max(0, round((stop - self.start) * rate))
+
     # -- iteration
 
     def __iter__(self):
@@ -231,18 +251,32 @@ class VideoReader:
                 continue
         return False
 
+    def _seconds(self, ts, stream):
+        """Seconds from the start of the file of a timestamp of `stream`."""
+        return (ts - (stream.start_time or 0)) * stream.time_base
+
+    def _shift(self, stream):
+        """Ticks of `stream` that an excerpt's timestamps move back by (start -> 0)."""
+        return round(self.start / stream.time_base)
+
     def _work(self):
         av = self._av
         try:
             wanted = [self.stream, *self.copy_streams]
             video_index = self.stream.index
+            if self.start:
+                # to the keyframe at or before start; frames before it are decoded, not kept
+                self.container.seek(int(self.start / self.stream.time_base)
+                                    + (self.stream.start_time or 0),
+                                    stream=self.stream, backward=True)
             for packet in self.container.demux(wanted):
                 if self._stop.is_set():
                     return
                 if packet.stream.index != video_index:
                     # copied streams: straight to the muxer; size 0 marks the end (no data)
-                    if packet.size and not self._put("packet", packet):
-                        return
+                    if packet.size and self._keep_packet(packet):
+                        if not self._put("packet", packet):
+                            return
                     continue
                 try:
                     frames = packet.decode()  # a size-0 packet flushes the decoder
@@ -252,6 +286,12 @@ class VideoReader:
                                 self.path, packet.pts, _reason(ex))
                     continue
                 for frame in frames:
+                    t = None if frame.pts is None else self._seconds(frame.pts, self.stream)
+                    if t is not None and t < self.start:
+                        continue
+                    if t is not None and self.end is not None and t >= self.end:
+                        self._put("end", None)
+                        return
                     if not self._put("frame", self._luma(frame)):
                         return
         except av.FFmpegError as ex:
@@ -265,8 +305,41 @@ class VideoReader:
             return
         self._put("end", None)
 
+    def _keep_packet(self, packet):
+        """Inside the excerpt? Timestamps are moved so the excerpt starts at 0."""
+        if not (self.start or self.end):
+            return True
+        if packet.pts is None:
+            return False
+        t = self._seconds(packet.pts, packet.stream)
+        if t < self.start or (self.end is not None and t >= self.end):
+            return False
+        shift = self._shift(packet.stream)
+        packet.pts -= shift
+        if packet.dts is not None:
+            packet.dts -= shift
+        return True
+
+    def _check_colour(self, frame, fmt):
+        """Warn once if the film already has colour: its chroma is replaced."""
+        self._colour_checks -= 1
+        if len(frame.planes) < 3 or not _is_planar_yuv(fmt):
+            self._colour_checks = 0
+            return
+        bits = _bits(fmt)
+        dtype = np.uint8 if bits <= 8 else np.uint16
+        mid = 1 << (bits - 1)
+        spread = max(int(np.abs(_plane_array(frame.planes[i], dtype).astype(np.int32) - mid)
+                         .max()) for i in (1, 2))
+        if spread > COLOUR_TOLERANCE << (bits - 8):
+            log.warning("%s: the film has colour; its luma is colorized and its own colour "
+                        "is replaced", self.path)
+            self._colour_checks = 0
+
     def _luma(self, frame):
         fmt = frame.format
+        if self._colour_checks > 0:
+            self._check_colour(frame, fmt)
         if not _is_planar_yuv(fmt):
             # packed or RGB formats (mjpeg's yuvj is planar; png/gif are not): convert this
             # frame to limited-range BT.601 Y'CbCr, the luma is what we keep
@@ -282,15 +355,31 @@ class VideoReader:
         # untagged means limited range, except for the JPEG formats (yuvj*)
         full = not converted and (frame.color_range == _RANGE_JPEG or (
             frame.color_range != _RANGE_MPEG and fmt.name.startswith("yuvj")))
-        pts = frame.pts
+        pts = self._presentation_pts(frame)
+        last = getattr(self, "_last_pts", None)
         if pts is None:  # no timestamp: the next one after the last, in stream ticks
             pts = self._next_pts()
+        elif last is not None and pts <= last:
+            # encoders and muxers need increasing times; one tick later keeps the frame
+            if not self._pts_repaired:
+                log.warning("%s: frame times out of order at pts %d; moved forward",
+                            self.path, pts)
+            self._pts_repaired += 1
+            pts = last + 1
         self._last_pts = pts
+        if self.start:
+            pts -= self._shift(self.stream)
         self.frames_decoded += 1
         return LumaFrame(y=y, bits=bits, full_range=bool(full), pts=pts,
                          time_base=frame.time_base or self.stream.time_base,
                          matrix=_BT601 if converted else matrix_for(frame.colorspace,
                                                                      frame.height))
+
+    def _presentation_pts(self, frame):
+        """The frame's pts, or its dts where the probe found pts running backwards (AVI
+        files with packed B-frames label frames out of order); None if it has neither."""
+        first, second = (frame.dts, frame.pts) if self._use_dts else (frame.pts, frame.dts)
+        return first if first is not None else second
 
     def _next_pts(self):
         last = getattr(self, "_last_pts", None)
@@ -310,6 +399,42 @@ class VideoReader:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def _probe(path, frames=PROBE_FRAMES):
+    """(display rotation in degrees, whether to time frames by dts) from the first frames.
+
+    The writer must set the rotation before the first packet, before the reader's thread
+    has a frame. Timing: libavcodec's guess_correct_pts rule (use pts unless it goes
+    backwards more often than dts), decided over a window instead of frame by frame so one
+    film is timed one way throughout.
+    """
+    import av
+
+    rotation, stamps = 0, []
+    try:
+        with av.open(str(path)) as c:
+            for i, frame in enumerate(c.decode(video=0)):
+                if i == 0:
+                    rotation = int(frame.rotation or 0)
+                stamps.append((frame.pts, frame.dts))
+                if i + 1 >= frames:
+                    break
+    except (av.FFmpegError, OSError, ValueError) as ex:
+        log.debug("%s: probe stopped early (%s)", path, ex)
+    return rotation, time_by_dts(stamps)
+
+
+def time_by_dts(stamps):
+    """Given decoded frames' (pts, dts) in output order: True if dts runs backwards less
+    often than pts (then dts is the presentation time to trust)."""
+    faults, last = [0, 0], [None, None]
+    for pair in stamps:
+        for k, ts in enumerate(pair):
+            if ts is not None:
+                faults[k] += last[k] is not None and ts <= last[k]
+                last[k] = ts
+    return faults[0] > faults[1]
 
 
 def _reason(ex):
@@ -388,15 +513,16 @@ class VideoWriter:
     streams packet for packet. Writes to a temporary name beside `path` and renames it on
     finish(); on abort() (or an exception inside `with`) the temporary file is removed.
 
-    Streams the output container cannot hold are skipped with a warning. (Transcoding
-    them, audio to AAC, is a later increment.)
+    Audio the output container cannot hold is transcoded (AAC; Opus in WebM) with a
+    warning; a subtitle stream it cannot hold is skipped with a warning.
     """
 
-    def __init__(self, path, reader, codec=None, crf=18, preset="medium"):
+    def __init__(self, path, reader, codec=None, crf=18, preset="medium", compare=False):
         import av
 
         self._av = av
         self.path = Path(path)
+        self.compare = compare  # source | result side by side, twice the width
         self.tmp = temporary_path(self.path)
         fmt, name = check_output(self.path, codec)
         self.frames_written = 0
@@ -423,8 +549,10 @@ class VideoWriter:
         except ValueError as ex:  # the container cannot hold this codec
             raise FormatError(f"{self.path}: a {self.path.suffix} file cannot hold "
                               f"'{name}' video ({ex})") from ex
-        w, h = reader.width, reader.height
+        w, h = reader.width * (2 if self.compare else 1), reader.height
         stream.width, stream.height = w, h
+        if reader.rotation:
+            stream.set_display_rotation(reader.rotation)
         self.pix_fmt = self._pick_pix_fmt(stream.codec_context.codec, reader.bits, w, h)
         stream.pix_fmt = self.pix_fmt
         stream.time_base = src.time_base  # keeps variable frame rates exact
@@ -444,6 +572,7 @@ class VideoWriter:
         self.bits = _bits(fmt)
         self._dtype = np.uint8 if self.bits <= 8 else np.uint16
         self.chroma_size = (fmt.chroma_height(h), fmt.chroma_width(w))
+        self._result_chroma_w = fmt.chroma_width(reader.width)  # the result's part in compare
 
     def _pick_pix_fmt(self, codec, bits, w, h):
         """yuv420p (yuv420p10le for deep input where the codec has it); 4:4:4 where the
@@ -466,16 +595,28 @@ class VideoWriter:
         raise FormatError(f"{self.path}: '{codec.name}' cannot write {' or '.join(wanted)}")
 
     def _add_copies(self, reader):
+        """Output streams for the copied ones; audio the container cannot hold is
+        transcoded to AAC, a subtitle stream it cannot hold is skipped with a warning."""
         out = {}
+        self._transcoders = {}
         for s in reader.copy_streams:
             try:
                 out[s.index] = self.container.add_stream_from_template(s)
+                continue
             except ValueError as ex:
-                # the container cannot hold this codec; transcoding (audio to AAC,
-                # subtitles to mov_text) is a later increment
-                log.warning("%s: skipped %s stream #%d: a %s file cannot hold '%s' (%s)",
-                            self.path, s.type, s.index, self.path.suffix,
-                            s.codec_context.name, ex)
+                reason = ex
+            what = f"{s.type} stream #{s.index} ('{s.codec_context.name}')"
+            if s.type == "audio":
+                try:
+                    t = self._transcoders[s.index] = _AudioTranscoder(self.container, s)
+                    log.warning("%s: a %s file cannot hold %s; transcoding it to %s",
+                                self.path, self.path.suffix, what,
+                                "Opus" if t.codec == "libopus" else "AAC")
+                    continue
+                except (ValueError, self._av.FFmpegError) as ex:
+                    reason = ex
+            log.warning("%s: skipped %s: a %s file cannot hold it (%s)",
+                        self.path, what, self.path.suffix, _reason(reason))
         return out
 
     # -- writing
@@ -483,12 +624,17 @@ class VideoWriter:
     def write(self, frame, ab, small_luma):
         """Encode one LumaFrame with chroma from ab (render size) and its render-size luma."""
         av = self._av
-        cb, cr = chroma_planes(ab, small_luma, self.chroma_size, frame.matrix,
-                               frame.full_range, self.bits)
-        out = av.VideoFrame(frame.y.shape[1], frame.y.shape[0], self.pix_fmt)
+        ch, cw = self.chroma_size
+        cb, cr = chroma_planes(ab, small_luma, (ch, self._result_chroma_w),
+                               frame.matrix, frame.full_range, self.bits)
         y = frame.y
         if self.bits != frame.bits:  # e.g. 10-bit in, 8-bit codec: the only luma change
             y = _requantise(y, frame.bits, self.bits, self._dtype)
+        if self.compare:  # left: the source as it is (neutral chroma); right: the result
+            neutral = np.full((ch, cw - self._result_chroma_w), 1 << (self.bits - 1), cb.dtype)
+            y = np.hstack([y, y])
+            cb, cr = np.hstack([neutral, cb]), np.hstack([neutral, cr])
+        out = av.VideoFrame(y.shape[1], y.shape[0], self.pix_fmt)
         _plane_array(out.planes[0], self._dtype)[:] = y
         _plane_array(out.planes[1], self._dtype)[:] = cb
         _plane_array(out.planes[2], self._dtype)[:] = cr
@@ -510,7 +656,12 @@ class VideoWriter:
                               f"{self.stream.codec_context.name} ({_reason(ex)})") from ex
 
     def copy(self, packet):
-        """Mux a packet of a copied stream unchanged (dropped if its stream was skipped)."""
+        """Mux a packet of a copied stream unchanged (transcoded where the container needs
+        it; dropped if its stream was skipped)."""
+        transcoder = self._transcoders.get(packet.stream.index)
+        if transcoder is not None:
+            self._mux(transcoder.packets(packet))
+            return
         target = self._copies.get(packet.stream.index)
         if target is None or not packet.size:
             return
@@ -530,6 +681,8 @@ class VideoWriter:
             return
         try:
             self._mux(self._encode(None))
+            for transcoder in self._transcoders.values():
+                self._mux(transcoder.packets(None))
             try:
                 self.container.close()
             except self._av.FFmpegError as ex:
@@ -565,6 +718,39 @@ class VideoWriter:
             self.finish()
         else:
             self.abort()
+
+
+class _AudioTranscoder:
+    """Decode one audio stream's packets and encode them as AAC (Opus in WebM, which holds
+    no AAC), keeping their timing."""
+
+    def __init__(self, container, src):
+        import av
+
+        codec, fmt = ("libopus", "flt") if container.format.name == "webm" else ("aac", "fltp")
+        rate = src.codec_context.sample_rate or 48000
+        if codec == "libopus" and rate not in (48000, 24000, 16000, 12000, 8000):
+            rate = 48000
+        self.codec = codec
+        self.stream = container.add_stream(codec, rate=rate)
+        self.stream.layout = src.codec_context.layout
+        self.stream.time_base = Fraction(1, rate)
+        self.resampler = av.AudioResampler(format=fmt, layout=src.codec_context.layout,
+                                           rate=rate)
+        self.src = src
+
+    def packets(self, packet):
+        """Packets of AAC for one input packet (None flushes)."""
+        frames = [] if packet is None else packet.decode()
+        out = []
+        for frame in frames:
+            for f in self.resampler.resample(frame):
+                out.extend(self.stream.encode(f))
+        if packet is None:
+            for f in self.resampler.resample(None):
+                out.extend(self.stream.encode(f))
+            out.extend(self.stream.encode(None))
+        return out
 
 
 def _colour_tags(cc):

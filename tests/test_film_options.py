@@ -1,0 +1,154 @@
+"""Films: excerpts (--start/--duration), --compare, rotation, colour input, out-of-order
+timestamps, and audio the output container cannot hold. Clips come from test_video's
+generator; the model is the untrained one from conftest."""
+
+import logging
+from fractions import Fraction
+
+import av
+import numpy as np
+import pytest
+from test_video import FPS, lumas, packets, video_times, write_clip
+
+from filmcolor.cli import Seconds
+from filmcolor.engine import Colorizer
+from filmcolor.errors import EXIT_USAGE, UsageError
+from filmcolor.films import colorize_video
+from filmcolor.video import time_by_dts
+
+
+@pytest.fixture
+def colorizer(untrained_model):
+    return Colorizer(untrained_model, render_size=64, batch_size=4)
+
+
+def test_excerpt_keeps_the_window_and_starts_at_zero(tmp_path, colorizer):
+    src = write_clip(tmp_path / "long.mp4", n=48)  # 2 s at 24 fps, audio 0.43 s
+    out = tmp_path / "excerpt.mkv"
+    result = colorize_video(src, out, colorizer, start=0.25, duration=0.5, codec="ffv1")
+    times = video_times(out)
+    assert result.frames == len(times) == 12  # frames at 6/24 .. 17/24 s
+    assert times[0] == 0 and times == sorted(times)
+    assert abs(times[-1] - Fraction(11, FPS)) <= Fraction(1, 1000)  # Matroska counts in ms
+    # the excerpt's Y planes are the source's frames 6..17
+    assert all(np.array_equal(a, b) for a, b in zip(lumas(out), lumas(src)[6:18]))
+    audio = packets(out, "audio")
+    assert audio and all(0 <= t < Fraction(1, 2) for _, t, _ in audio)
+    # packets are the source's, moved back by 0.25 s
+    source_audio = {payload for payload, t, _ in packets(src, "audio")}
+    assert all(payload in source_audio for payload, _, _ in audio)
+
+
+def test_excerpt_past_the_end_is_a_usage_error(tmp_path, colorizer):
+    src = write_clip(tmp_path / "clip.mp4")
+    with pytest.raises(UsageError, match="no frames at or after --start"):
+        colorize_video(src, tmp_path / "out.mp4", colorizer, start=30)
+    assert not (tmp_path / "out.mp4").exists()
+
+
+def test_compare_puts_source_and_result_side_by_side(tmp_path, saturating_model):
+    src = write_clip(tmp_path / "clip.mkv", size=(48, 64))
+    out = tmp_path / "cmp.mkv"
+    colorize_video(src, out, Colorizer(saturating_model, render_size=64, batch_size=4),
+                   codec="ffv1", compare=True)
+    with av.open(str(out)) as c:
+        frame = next(c.decode(video=0))
+        assert (frame.width, frame.height) == (128, 48)
+        u = frame.to_ndarray(format="yuv444p")[1]
+    y_in, y_out = lumas(src)[0], lumas(out)[0]
+    assert np.array_equal(y_out[:, :64], y_in) and np.array_equal(y_out[:, 64:], y_in)
+    assert np.abs(u[:, :60].astype(int) - 128).max() <= 1  # left: the gray source
+    assert np.abs(u[:, 68:].astype(int) - 128).max() > 10  # right: colorized
+
+
+def test_rotation_is_kept(tmp_path, colorizer):
+    src = tmp_path / "rot.mp4"
+    with av.open(str(src), "w") as c:
+        s = c.add_stream("libx264", rate=FPS)
+        s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
+        s.set_display_rotation(90)
+        for i in range(6):
+            f = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 20 * i, np.uint8), "rgb24")
+            f = f.reformat(format="yuv420p")
+            f.pts = i
+            for p in s.encode(f):
+                c.mux(p)
+        for p in s.encode(None):
+            c.mux(p)
+    out = tmp_path / "out.mp4"
+    colorize_video(src, out, colorizer)
+    with av.open(str(out)) as c:
+        assert next(c.decode(video=0)).rotation == 90
+
+
+def test_colour_input_warns(tmp_path, colorizer, caplog):
+    src = tmp_path / "colour.mp4"
+    with av.open(str(src), "w") as c:
+        s = c.add_stream("libx264", rate=FPS)
+        s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
+        for i in range(4):
+            rgb = np.zeros((48, 64, 3), np.uint8)
+            rgb[..., 0] = 200  # red
+            f = av.VideoFrame.from_ndarray(rgb, "rgb24").reformat(format="yuv420p")
+            f.pts = i
+            for p in s.encode(f):
+                c.mux(p)
+        for p in s.encode(None):
+            c.mux(p)
+    with caplog.at_level(logging.WARNING, logger="filmcolor"):
+        colorize_video(src, tmp_path / "out.mp4", colorizer)
+    assert sum("has colour" in r.getMessage() for r in caplog.records) == 1
+
+
+def test_gray_input_does_not_warn(tmp_path, colorizer, caplog):
+    src = write_clip(tmp_path / "gray.mp4")
+    with caplog.at_level(logging.WARNING, logger="filmcolor"):
+        colorize_video(src, tmp_path / "out.mp4", colorizer)
+    assert not any("has colour" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize("stamps, expected", [
+    # Megamind.avi (opencv-doc): packed B-frames, pts out of order, dts in order
+    ([(1, 1), (2, 2), (3, 3), (5, 4), (4, 5), (6, 6), (8, 7), (7, 8)], True),
+    ([(0, None), (1, None), (2, None)], False),  # pts only
+    ([(0, -2), (3, -1), (1, 0), (2, 1)], True),  # pts in decode order: dts is right
+    ([(i, i - 2) for i in range(10)], False),  # a normal file
+])
+def test_time_by_dts(stamps, expected):
+    assert time_by_dts(stamps) is expected
+
+
+def test_audio_the_container_cannot_hold_is_transcoded(tmp_path, colorizer, caplog):
+    src = write_clip(tmp_path / "clip.mp4")  # AAC audio; WebM holds only Opus/Vorbis
+    out = tmp_path / "out.webm"
+    with caplog.at_level(logging.WARNING, logger="filmcolor"):
+        colorize_video(src, out, colorizer)
+    assert any("transcoding it to Opus" in r.getMessage() for r in caplog.records)
+    with av.open(str(out)) as c, av.open(str(src)) as s:
+        assert [st.codec_context.name for st in c.streams.audio] == ["opus"]
+        samples_out = sum(f.samples for f in c.decode(audio=0))
+        samples_in = sum(f.samples for f in s.decode(audio=0))
+    assert abs(samples_out - samples_in) <= 960  # within one Opus frame
+
+
+@pytest.mark.parametrize("text, seconds", [("12.5", 12.5), ("1:02.5", 62.5),
+                                           ("1:00:01", 3601.0), ("0", 0.0)])
+def test_seconds_option_parses(text, seconds):
+    assert Seconds().convert(text, None, None) == seconds
+
+
+@pytest.mark.parametrize("args, hint", [
+    (["--start", "soon"], "--start"),
+    (["--duration", "1:2:3:4"], "--duration"),
+])
+def test_bad_time_options_exit_2(run_cli, tmp_path, args, hint):
+    src = write_clip(tmp_path / "clip.mp4")
+    code, err = run_cli(src, tmp_path / "out.mp4", *args)
+    assert code == EXIT_USAGE and hint in err
+
+
+@pytest.mark.parametrize("option", [["--start", "1"], ["--duration", "1"], ["--compare"]])
+def test_film_options_refused_for_images(run_cli, make_image, tmp_path, option):
+    src = make_image("photo.png")
+    code, err = run_cli(src, tmp_path / "out.png", *option)
+    assert code == EXIT_USAGE and "only applies to video input" in err
