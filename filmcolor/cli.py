@@ -101,10 +101,16 @@ def cli():
               help="Films: excerpt length (seconds or [HH:]MM:SS), for a quick preview.")
 @click.option("--compare", is_flag=True,
               help="Films: write the source and the result side by side.")
+@click.option("--temporal", type=click.Choice(["flow", "off"]), default=None,
+              help="Films: chroma smoothing along optical flow, reset at cuts  [default: flow]")
+@click.option("--strength", type=click.FloatRange(0, 1), default=None,
+              help="Films: smoothing strength, 0..1  [default: 1]")
+@click.option("--radius", type=click.IntRange(0, 8), default=None,
+              help="Films: frames each side that smoothing looks at  [default: 2]")
 @_engine_options
 @_logging_options
-def colorize(input, output, overwrite, codec, crf, preset, start, duration, compare, weights,
-             render_size, batch_size, quiet, verbose):
+def colorize(input, output, overwrite, codec, crf, preset, start, duration, compare, temporal,
+             strength, radius, weights, render_size, batch_size, quiet, verbose):
     """Colorize INPUT (a film, an image or a folder of images) into OUTPUT."""
     from tqdm.contrib.logging import logging_redirect_tqdm
 
@@ -118,13 +124,15 @@ def colorize(input, output, overwrite, codec, crf, preset, start, duration, comp
             result = colorize_video(input, output, colorizer, overwrite=overwrite, codec=codec,
                                     crf=18 if crf is None else crf, preset=preset or "medium",
                                     progress=not quiet, start=start, duration=duration,
-                                    compare=compare)
+                                    compare=compare, **_temporal_args(temporal, strength,
+                                                                      radius))
         log.info("wrote %d frames to %s in %.1f s", result.frames, result.output,
                  result.seconds)
         return
     for name, value in (("--codec", codec), ("--crf", crf), ("--preset", preset),
                         ("--start", start), ("--duration", duration),
-                        ("--compare", compare or None)):
+                        ("--compare", compare or None), ("--temporal", temporal),
+                        ("--strength", strength), ("--radius", radius)):
         if value is not None:
             raise click.BadParameter("only applies to video input", param_hint=f"'{name}'")
 
@@ -135,6 +143,14 @@ def colorize(input, output, overwrite, codec, crf, preset, start, duration, comp
     with logging_redirect_tqdm(loggers=[log]):
         n = colorize_image(input, output, colorizer, overwrite=overwrite, progress=not quiet)
     log.info("wrote %d image%s to %s", n, "" if n == 1 else "s", output)
+
+
+def _temporal_args(temporal, strength, radius):
+    from .temporal import DEFAULT_RADIUS, DEFAULT_STRENGTH
+
+    return {"temporal": temporal != "off",
+            "strength": DEFAULT_STRENGTH if strength is None else strength,
+            "radius": DEFAULT_RADIUS if radius is None else radius}
 
 
 def _is_video(path):

@@ -18,6 +18,7 @@ from .errors import (
     VideoOpenError,
 )
 from .paths import check_writable, same_file
+from .temporal import DEFAULT_RADIUS, DEFAULT_STRENGTH, ChromaSmoother
 from .video import CONTAINERS, LumaFrame, VideoReader, VideoWriter, check_output
 
 log = logging.getLogger("filmcolor")
@@ -51,14 +52,17 @@ def plan_video(src, dst, overwrite=False, codec=None):
 
 
 def colorize_video(src, dst, colorizer, overwrite=False, codec=None, crf=18, preset="medium",
-                   progress=False, start=None, duration=None, compare=False):
+                   progress=False, start=None, duration=None, compare=False,
+                   temporal=True, strength=DEFAULT_STRENGTH, radius=DEFAULT_RADIUS):
     """Colorize the film `src` into `dst`; returns a VideoResult.
 
     `colorizer` is an engine.Colorizer (its batch_size sets how many frames go to the
     model at once). `codec` overrides the container's default encoder (libx264 for .mp4,
     .mov, .mkv; 'ffv1' in .mkv is lossless). `start` and `duration` (seconds) colorize an
     excerpt, whose timestamps then start at 0; `compare` writes the source and the result
-    side by side. On any failure, Ctrl-C included, nothing is left at `dst`.
+    side by side. `temporal` smooths ab over +-`radius` neighbouring frames along optical
+    flow, never across a cut (temporal.ChromaSmoother). On any failure, Ctrl-C included,
+    nothing is left at `dst`.
     """
     t0 = time.perf_counter()
     dst = plan_video(src, dst, overwrite, codec)
@@ -76,16 +80,18 @@ def colorize_video(src, dst, colorizer, overwrite=False, codec=None, crf=18, pre
         try:
             with VideoWriter(dst, reader, codec=codec, crf=crf, preset=preset,
                              compare=compare) as writer:
+                sink = _Sink(writer, bar, ChromaSmoother(strength, radius) if temporal else None)
                 batch = []
                 for item in reader:
                     if isinstance(item, LumaFrame):
                         batch.append(item)
                         if len(batch) == colorizer.batch_size:
-                            _encode(batch, colorizer, writer, bar)
+                            sink.predict(batch, colorizer)
                             batch = []
                     else:
                         writer.copy(item)
-                _encode(batch, colorizer, writer, bar)
+                sink.predict(batch, colorizer)
+                sink.flush()
                 if writer.frames_written == 0:
                     if start:
                         raise UsageError(f"{src}: no frames at or after --start {start} s")
@@ -100,14 +106,33 @@ def colorize_video(src, dst, colorizer, overwrite=False, codec=None, crf=18, pre
     return VideoResult(frames=writer.frames_written, seconds=seconds, output=dst)
 
 
-def _encode(batch, colorizer, writer, bar):
-    if not batch:
-        return
-    abs_, smalls = colorizer.predict_ab([f.to_float() for f in batch])
-    for frame, ab, small in zip(batch, abs_, smalls):
-        writer.write(frame, ab, small)
-    if bar is not None:
-        bar.update(len(batch))
+class _Sink:
+    """Predicted frames -> (smoother ->) writer, in film order; the bar counts written
+    frames, so with smoothing it runs `radius` frames behind the model."""
+
+    def __init__(self, writer, bar, smoother):
+        self.writer, self.bar, self.smoother = writer, bar, smoother
+
+    def predict(self, batch, colorizer):
+        if not batch:
+            return
+        abs_, smalls = colorizer.predict_ab([f.to_float() for f in batch])
+        for frame, ab, small in zip(batch, abs_, smalls):
+            if self.smoother is None:
+                self._write(frame, ab, small)
+            else:
+                for (f, s), a in self.smoother.push((frame, small), small, ab):
+                    self._write(f, a, s)
+
+    def flush(self):
+        if self.smoother is not None:
+            for (f, s), a in self.smoother.flush():
+                self._write(f, a, s)
+
+    def _write(self, frame, ab, small):
+        self.writer.write(frame, ab, small)
+        if self.bar is not None:
+            self.bar.update(1)
 
 
 def _warn_short(src, reader):

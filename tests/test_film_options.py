@@ -152,3 +152,43 @@ def test_film_options_refused_for_images(run_cli, make_image, tmp_path, option):
     src = make_image("photo.png")
     code, err = run_cli(src, tmp_path / "out.png", *option)
     assert code == EXIT_USAGE and "only applies to video input" in err
+
+
+class NoisyModel:
+    """Predicts random chroma for every frame: maximal flicker on a static scene."""
+
+    def __init__(self):
+        self.rng = np.random.default_rng(0)
+
+    def predict_on_batch(self, x):
+        return self.rng.uniform(0.3, 0.7, x.shape[:3] + (2,)).astype(np.float32)
+
+
+def _chroma_flicker(path):
+    with av.open(str(path)) as c:
+        u = np.stack([f.to_ndarray(format="yuv444p")[1].astype(np.float64)
+                      for f in c.decode(video=0)])
+    return float(np.mean(np.diff(u, axis=0) ** 2))
+
+
+def test_temporal_smoothing_reduces_flicker_in_the_film(tmp_path):
+    src = tmp_path / "static.mkv"
+    with av.open(str(src), "w") as c:  # a still, textured picture: only chroma can flicker
+        s = c.add_stream("ffv1", rate=FPS)
+        s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
+        yy, xx = np.indices((48, 64))
+        gray = (128 + 60 * np.sin(xx / 4.0) * np.cos(yy / 5.0)).astype(np.uint8)
+        for i in range(16):
+            f = av.VideoFrame.from_ndarray(np.stack([gray] * 3, -1), "rgb24")
+            f = f.reformat(format="yuv420p")
+            f.pts = i
+            for p in s.encode(f):
+                c.mux(p)
+        for p in s.encode(None):
+            c.mux(p)
+    off, on = tmp_path / "off.mkv", tmp_path / "on.mkv"
+    for out, temporal in ((off, False), (on, True)):
+        colorize_video(src, out, Colorizer(NoisyModel(), render_size=64, batch_size=4),
+                       codec="ffv1", temporal=temporal)
+    assert len(video_times(on)) == len(video_times(off)) == 16
+    assert _chroma_flicker(on) < 0.5 * _chroma_flicker(off)
