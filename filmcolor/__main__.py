@@ -4,7 +4,14 @@ import logging
 import os
 import sys
 
-from .errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, FilmcolorError, PartialFailure
+from .errors import (
+    EXIT_ERROR,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    FilmcolorError,
+    PartialFailure,
+)
 
 log = logging.getLogger("filmcolor")
 

@@ -217,17 +217,27 @@ def train(data, out, epochs, steps_per_epoch, batch_size, crop, lr, l2, dropout,
 @click.option("--render-size", type=click.IntRange(min=16), default=DEFAULT_RENDER_SIZE,
               show_default=True)
 @click.option("--batch-size", type=click.IntRange(min=1), default=1, show_default=True)
-@click.option("--limit", type=click.IntRange(min=1), default=None, help="Only the first N.")
+@click.option("--limit", type=click.IntRange(min=1), default=None,
+              help="Only the first N images (or frames of a film).")
 @_logging_options
 def eval_(data, weights_list, render_size, batch_size, limit, quiet, verbose):
-    """Gray colour images, colorize them, and print metrics beside the gray baseline."""
+    """Gray colour images (or a colour film), colorize them, and print metrics beside the
+    gray baseline; for a film also the flicker (warping error) with smoothing on and off."""
     from .errors import InputNotFoundError
     from .evaluate import evaluate, format_table
     from .model import shipped_weights
 
     _setup_logging(quiet, verbose)
     if not data.exists():
-        raise InputNotFoundError(f"{data}: no such folder")
+        raise InputNotFoundError(f"{data}: no such file or folder")
+    if data.is_file() and _is_video(data):
+        from .evaluate_video import evaluate_video, format_video_table
+
+        colorizer = _colorizer(weights_list[0] if weights_list else None, render_size,
+                               max(batch_size, 8))
+        scores = evaluate_video(data, colorizer, limit=limit, progress=not quiet)
+        click.echo(format_video_table(scores, data))
+        return
     paths = list(weights_list) or [shipped_weights()]
     # column names: file stems, with the folder too where two stems clash (runs/*/best.keras)
     stems = [p.stem for p in paths]

@@ -11,10 +11,18 @@ from pathlib import Path
 import numpy as np
 
 from . import color
-from .errors import (ImageReadError, InputNotFoundError, NoImagesError, OutputExistsError,
-                     OutputWriteError, PartialFailure, SameFileError, UsageError)
-from .paths import check_writable, same_file
+from .errors import (
+    ImageReadError,
+    InputNotFoundError,
+    NoImagesError,
+    OutputExistsError,
+    OutputWriteError,
+    PartialFailure,
+    SameFileError,
+    UsageError,
+)
 from .image import IMAGE_EXTENSIONS, find_images, is_image_path, read_image, write_image
+from .paths import check_writable, same_file
 
 log = logging.getLogger("filmcolor")
 

@@ -13,7 +13,13 @@ import numpy as np
 import pytest
 
 import filmcolor
-from filmcolor.errors import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, InputNotFoundError
+from filmcolor.errors import (
+    EXIT_ERROR,
+    EXIT_OK,
+    EXIT_PARTIAL,
+    EXIT_USAGE,
+    InputNotFoundError,
+)
 
 PREFIX = "filmcolor: error:"
 

@@ -192,3 +192,33 @@ def test_temporal_smoothing_reduces_flicker_in_the_film(tmp_path):
                        codec="ffv1", temporal=temporal)
     assert len(video_times(on)) == len(video_times(off)) == 16
     assert _chroma_flicker(on) < 0.5 * _chroma_flicker(off)
+
+
+def test_eval_on_a_colour_film_prints_quality_and_flicker(run_cli, tmp_path, model_path):
+    src = tmp_path / "colour.mp4"
+    with av.open(str(src), "w") as c:
+        s = c.add_stream("libx264", rate=FPS)
+        s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
+        yy, xx = np.indices((48, 64))
+        for i in range(10):
+            rgb = np.zeros((48, 64, 3), np.uint8)
+            rgb[..., 0] = (128 + 100 * np.sin((xx + 2 * i) / 6.0)).astype(np.uint8)
+            rgb[..., 2] = (128 + 100 * np.cos(yy / 5.0)).astype(np.uint8)
+            f = av.VideoFrame.from_ndarray(rgb, "rgb24").reformat(format="yuv420p")
+            f.pts = i
+            for p in s.encode(f):
+                c.mux(p)
+        for p in s.encode(None):
+            c.mux(p)
+    code, err = run_cli("eval", "--data", src, "--weights", model_path, "--render-size", "64",
+                        "-q")
+    out = run_cli.stdout
+    assert code == 0, err
+    assert "10 frames" in out and "9 frame pairs" in out
+    rows = {line.split("|")[1].strip(): [v.strip() for v in line.split("|")[2:-1]]
+            for line in out.splitlines() if line.startswith("| ") and "metric" not in line}
+    flicker = next(v for k, v in rows.items() if k.startswith("flicker: warping error on ab"))
+    assert float(flicker[2]) < 0.01  # the gray baseline has no chroma to flicker
+    assert float(flicker[3]) > 0.0  # the colour source moves
+    cf = next(v for k, v in rows.items() if k.startswith("colourfulness"))
+    assert float(cf[3]) > 20 and float(cf[2]) == 0.0

@@ -15,8 +15,12 @@ import pytest
 
 from filmcolor import color
 from filmcolor.engine import Colorizer
-from filmcolor.errors import (ImageReadError, OutputExistsError, PartialFailure,
-                             SameFileError)
+from filmcolor.errors import (
+    ImageReadError,
+    OutputExistsError,
+    PartialFailure,
+    SameFileError,
+)
 from filmcolor.image import read_image
 from filmcolor.metrics import colorfulness
 from filmcolor.stills import colorize_array, colorize_image

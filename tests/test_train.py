@@ -16,7 +16,14 @@ import pytest
 from filmcolor.__main__ import main
 from filmcolor.errors import EXIT_OK, EXIT_USAGE, DataError
 from filmcolor.model import load_model
-from filmcolor.train import TrainConfig, ab_weights, load_pairs, split_paths, train, _ab_bins
+from filmcolor.train import (
+    TrainConfig,
+    _ab_bins,
+    ab_weights,
+    load_pairs,
+    split_paths,
+    train,
+)
 
 # A large learning rate on purpose: val_loss then rises in the second epoch (2.7 -> 10.9 on
 # these images), which the best-checkpoint-after-resume test needs; 2 steps stay finite.
