@@ -63,12 +63,12 @@ def _setup_logging(quiet, verbose):
 
 
 def _colorizer(weights, render_size, batch_size):
-    from .engine import Colorizer
+    from .engine import Colorizer, describe_device
     from .model import load_model, shipped_weights
 
     path = weights or shipped_weights()
     model = load_model(path)
-    log.debug("loaded %s", path)
+    log.info("model %s on %s", path.name, describe_device())
     return Colorizer(model, render_size=render_size, batch_size=batch_size)
 
 
@@ -119,6 +119,9 @@ def colorize(input, output, overwrite, codec, crf, preset, start, duration, comp
         from .films import colorize_video, plan_video
 
         plan_video(input, output, overwrite, codec)  # fail before the model loads
+        from .video import VideoReader
+
+        VideoReader(input).close()  # a bad film fails here, also before the model loads
         colorizer = _colorizer(weights, render_size, batch_size)
         with logging_redirect_tqdm(loggers=[log]):
             result = colorize_video(input, output, colorizer, overwrite=overwrite, codec=codec,

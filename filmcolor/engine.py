@@ -4,6 +4,10 @@ Takes luma planes ("float32 H x W in [0, 1]"), predicts ab at the render size (l
 = render_size, padded to a multiple of 8) and returns "float32 h x w x 2 ab in [-128, 127]"
 at that size, or full-resolution RGB that keeps the input luma. Batches always have
 batch_size items (the last is padded) so a compiled predict function is reused.
+
+When the model runs out of memory, the batch size is halved and the same frames are tried
+again, down to one frame at a time (then OutOfMemoryError); the smaller size is kept for the
+rest of the run. No frame is ever dropped or returned uncoloured.
 """
 
 import logging
@@ -11,7 +15,8 @@ import logging
 import numpy as np
 
 from . import color
-from .model import DOWNSAMPLE
+from .errors import OutOfMemoryError
+from .model import DOWNSAMPLE, _quiet_stderr, import_keras
 
 log = logging.getLogger("filmcolor")
 
@@ -34,7 +39,7 @@ class Colorizer:
             raise ValueError(f"batch size must be at least 1, got {batch_size}")
         self.model = model
         self.render_size = render_size
-        self.batch_size = batch_size
+        self.batch_size = batch_size  # halved on out-of-memory, see _shrink()
 
     def predict_ab(self, grays):
         """List of luma planes -> list of ab arrays at render size (same order)."""
@@ -43,20 +48,51 @@ class Colorizer:
         by_canvas = {}
         for i, s in enumerate(smalls):
             by_canvas.setdefault(self._canvas(s.shape), []).append(i)
-        for (ch, cw), idx in by_canvas.items():
-            for start in range(0, len(idx), self.batch_size):
-                chunk = idx[start:start + self.batch_size]
-                x = np.zeros((self.batch_size, ch, cw, 1), np.float32)
-                for j, i in enumerate(chunk):
-                    h, w = smalls[i].shape
-                    # reflect padding keeps the border statistics the network saw in training
-                    x[j] = np.pad(color.model_input(smalls[i]),
-                                  ((0, ch - h), (0, cw - w), (0, 0)), mode="reflect")
-                y = np.asarray(self.model.predict_on_batch(x))
+        for canvas, idx in by_canvas.items():
+            done = 0
+            failed_at = None  # batch size of the last out-of-memory, until a batch succeeds
+            while done < len(idx):
+                chunk = idx[done:done + self.batch_size]
+                try:
+                    y = self._predict([smalls[i] for i in chunk], canvas)
+                except Exception as ex:  # backends differ in type; anything else re-raised
+                    if not is_out_of_memory(ex):
+                        raise
+                    failed_at = failed_at or self.batch_size
+                    self._shrink(ex, canvas)
+                    continue  # the same frames again, in smaller batches
+                if failed_at is not None:
+                    log.warning("out of memory at batch size %d (render canvas %dx%d); "
+                                "continuing with batch size %d", failed_at, *canvas,
+                                self.batch_size)
+                    failed_at = None
                 for j, i in enumerate(chunk):
                     h, w = smalls[i].shape
                     out[i] = color.decode_ab(y[j, :h, :w])
+                done += len(chunk)
         return out, smalls
+
+    def _predict(self, smalls, canvas):
+        """One model call on a batch of exactly batch_size items (zero-padded at the end)."""
+        ch, cw = canvas
+        x = np.zeros((self.batch_size, ch, cw, 1), np.float32)
+        for j, small in enumerate(smalls):
+            h, w = small.shape
+            # reflect padding keeps the border statistics the network saw in training
+            x[j] = np.pad(color.model_input(small), ((0, ch - h), (0, cw - w), (0, 0)),
+                          mode="reflect")
+        return np.asarray(self.model.predict_on_batch(x))
+
+    def _shrink(self, ex, canvas):
+        """Halve the batch size after an out-of-memory error; at 1 there is nothing left."""
+        if self.batch_size == 1:
+            raise OutOfMemoryError(
+                f"out of memory running the model on one frame at a time (render canvas "
+                f"{canvas[0]}x{canvas[1]}, {describe_device()}); try a smaller render "
+                f"size (--render-size) ({_first_line(ex)})") from ex
+        self.batch_size = max(1, self.batch_size // 2)
+        log.debug("out of memory (%s); retrying with batch size %d", _first_line(ex),
+                  self.batch_size)
 
     def _canvas(self, shape):
         """Padded model-input shape for an image of `shape` at render size.
@@ -72,3 +108,67 @@ class Colorizer:
         abs_, smalls = self.predict_ab(grays)
         return [color.compose(g, color.chroma_offsets(s, ab))
                 for g, s, ab in zip(grays, smalls, abs_)]
+
+
+# Out-of-memory as each backend reports it (matched by name and message, so no backend is
+# imported to check): TensorFlow's ResourceExhaustedError ("OOM when allocating tensor"),
+# JAX's XlaRuntimeError ("RESOURCE_EXHAUSTED: Out of memory while trying to allocate"),
+# torch's OutOfMemoryError or, in older versions, RuntimeError ("CUDA out of memory"), and
+# the host's MemoryError.
+_OOM_TYPES = {"ResourceExhaustedError", "OutOfMemoryError", "MemoryError"}
+_OOM_MESSAGES = ("resource_exhausted", "resource exhausted", "out of memory",
+                 "oom when allocating")
+
+
+def is_out_of_memory(ex):
+    """True if `ex` (or an exception it was raised from) says the device ran out of memory."""
+    seen = set()
+    while ex is not None and id(ex) not in seen:
+        seen.add(id(ex))
+        if any(t.__name__ in _OOM_TYPES for t in type(ex).__mro__):
+            return True
+        message = str(ex).lower()
+        if any(m in message for m in _OOM_MESSAGES):
+            return True
+        ex = ex.__cause__  # a wrapper raised `from` the backend's error
+    return False
+
+
+def _first_line(ex):
+    return (str(ex).strip().splitlines() or [type(ex).__name__])[0][:160]
+
+
+def describe_device():
+    """Where the model runs, in one line: "tensorflow on GPU (NVIDIA H100 ...)" or
+    "jax on CPU". Imports only the active backend's package."""
+    backend = import_keras().config.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        with _quiet_stderr():  # CUDA start-up chatter ("failed call to cuInit") on fd 2
+            gpus = tf.config.list_physical_devices("GPU")
+        names = [tf.config.experimental.get_device_details(g).get("device_name", g.name)
+                 for g in gpus]
+    elif backend == "jax":
+        import jax
+
+        devices = jax.devices()  # the default platform: gpu/tpu when present, else cpu
+        if devices[0].platform != "cpu":
+            return f"jax on {devices[0].platform.upper()} " + _named(
+                [d.device_kind for d in devices])
+        names = []
+    elif backend == "torch":
+        import torch
+
+        names = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())
+                 ] if torch.cuda.is_available() else []
+    else:  # numpy, openvino: the host
+        names = []
+    return f"{backend} on GPU {_named(names)}" if names else f"{backend} on CPU"
+
+
+def _named(names):
+    """'(A100)' or '(2 x A100)' or '(A100, T4)'."""
+    if len(set(names)) == 1:
+        return f"({names[0]})" if len(names) == 1 else f"({len(names)} x {names[0]})"
+    return f"({', '.join(names)})"

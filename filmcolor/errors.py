@@ -77,3 +77,7 @@ class PartialFailure(FilmcolorError):
         self.failures = dict(failures)
         self.total = total
         super().__init__(f"{len(self.failures)} of {total} items failed")
+
+
+class OutOfMemoryError(FilmcolorError):
+    """The model ran out of (device) memory even one frame at a time."""

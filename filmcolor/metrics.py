@@ -36,8 +36,9 @@ def paper_psnr(mse_code):
 
 
 def psnr_rgb(pred, truth):
-    """PSNR in dB of the RGB image (data range 1)."""
-    return float(peak_signal_noise_ratio(truth, pred, data_range=1.0))
+    """PSNR in dB of the RGB image (data range 1); +inf for identical images."""
+    with np.errstate(divide="ignore"):
+        return float(peak_signal_noise_ratio(truth, pred, data_range=1.0))
 
 
 def ssim_rgb(pred, truth):
