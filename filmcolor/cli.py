@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .engine import DEFAULT_BATCH_SIZE, DEFAULT_RENDER_SIZE
+from .engine import DEFAULT_BATCH_SIZE, DEFAULT_FILM_RENDER_SIZE, DEFAULT_RENDER_SIZE
 
 log = logging.getLogger("filmcolor")
 
@@ -49,9 +49,10 @@ def _logging_options(f):
 def _engine_options(f):
     f = click.option("--weights", type=click.Path(path_type=Path), default=None,
                      help="A .keras model file (default: the shipped weights).")(f)
-    f = click.option("--render-size", type=click.IntRange(min=16), default=DEFAULT_RENDER_SIZE,
-                     show_default=True,
-                     help="Long side, in pixels, at which chroma is predicted.")(f)
+    f = click.option("--render-size", type=click.IntRange(min=16), default=None,
+                     help="Long side, in pixels, at which chroma is predicted  [default: "
+                          f"{DEFAULT_RENDER_SIZE} for photos, {DEFAULT_FILM_RENDER_SIZE} "
+                          "for films]")(f)
     f = click.option("--batch-size", type=click.IntRange(min=1), default=DEFAULT_BATCH_SIZE,
                      show_default=True, help="Images per model call.")(f)
     return f
@@ -122,7 +123,7 @@ def colorize(input, output, overwrite, codec, crf, preset, start, duration, comp
         from .video import VideoReader
 
         VideoReader(input).close()  # a bad film fails here, also before the model loads
-        colorizer = _colorizer(weights, render_size, batch_size)
+        colorizer = _colorizer(weights, render_size or DEFAULT_FILM_RENDER_SIZE, batch_size)
         with logging_redirect_tqdm(loggers=[log]):
             result = colorize_video(input, output, colorizer, overwrite=overwrite, codec=codec,
                                     crf=18 if crf is None else crf, preset=preset or "medium",
@@ -142,7 +143,7 @@ def colorize(input, output, overwrite, codec, crf, preset, start, duration, comp
     from .stills import colorize_image, plan
 
     plan(input, output, overwrite)  # fail on a bad command before the model loads
-    colorizer = _colorizer(weights, render_size, batch_size)
+    colorizer = _colorizer(weights, render_size or DEFAULT_RENDER_SIZE, batch_size)
     with logging_redirect_tqdm(loggers=[log]):
         n = colorize_image(input, output, colorizer, overwrite=overwrite, progress=not quiet)
     log.info("wrote %d image%s to %s", n, "" if n == 1 else "s", output)
@@ -217,8 +218,9 @@ def train(data, out, epochs, steps_per_epoch, batch_size, crop, lr, l2, dropout,
               help="Folder of colour images (recursive).")
 @click.option("--weights", "weights_list", type=click.Path(path_type=Path), multiple=True,
               help="Model file(s) to compare; repeat for several (default: shipped weights).")
-@click.option("--render-size", type=click.IntRange(min=16), default=DEFAULT_RENDER_SIZE,
-              show_default=True)
+@click.option("--render-size", type=click.IntRange(min=16), default=None,
+              help=f"[default: {DEFAULT_RENDER_SIZE} for images, {DEFAULT_FILM_RENDER_SIZE} "
+                   "for a film, as when colorizing]")
 @click.option("--batch-size", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--limit", type=click.IntRange(min=1), default=None,
               help="Only the first N images (or frames of a film).")
@@ -236,8 +238,8 @@ def eval_(data, weights_list, render_size, batch_size, limit, quiet, verbose):
     if data.is_file() and _is_video(data):
         from .evaluate_video import evaluate_video, format_video_table
 
-        colorizer = _colorizer(weights_list[0] if weights_list else None, render_size,
-                               max(batch_size, 8))
+        colorizer = _colorizer(weights_list[0] if weights_list else None,
+                               render_size or DEFAULT_FILM_RENDER_SIZE, max(batch_size, 8))
         scores = evaluate_video(data, colorizer, limit=limit, progress=not quiet)
         click.echo(format_video_table(scores, data))
         return
@@ -245,6 +247,7 @@ def eval_(data, weights_list, render_size, batch_size, limit, quiet, verbose):
     # column names: file stems, with the folder too where two stems clash (runs/*/best.keras)
     stems = [p.stem for p in paths]
     names = [f"{p.parent.name}/{p.stem}" if stems.count(p.stem) > 1 else p.stem for p in paths]
+    render_size = render_size or DEFAULT_RENDER_SIZE
     colorizers = {n: _colorizer(p, render_size, batch_size) for n, p in zip(names, paths)}
     columns, source, n, failures = evaluate(data, colorizers, limit=limit,
                                                progress=not quiet, render_size=render_size)

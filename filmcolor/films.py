@@ -6,6 +6,8 @@ resolution. Audio and subtitle streams are copied packet for packet.
 """
 
 import logging
+import queue
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +24,8 @@ from .temporal import DEFAULT_RADIUS, DEFAULT_STRENGTH, ChromaSmoother
 from .video import CONTAINERS, LumaFrame, VideoReader, VideoWriter, check_output
 
 log = logging.getLogger("filmcolor")
+
+SINK_QUEUE = 16  # predicted frames and packets waiting for the encoder thread
 
 
 @dataclass
@@ -81,17 +85,20 @@ def colorize_video(src, dst, colorizer, overwrite=False, codec=None, crf=18, pre
             with VideoWriter(dst, reader, codec=codec, crf=crf, preset=preset,
                              compare=compare) as writer:
                 sink = _Sink(writer, bar, ChromaSmoother(strength, radius) if temporal else None)
-                batch = []
-                for item in reader:
-                    if isinstance(item, LumaFrame):
-                        batch.append(item)
-                        if len(batch) == colorizer.batch_size:
-                            sink.predict(batch, colorizer)
-                            batch = []
-                    else:
-                        writer.copy(item)
-                sink.predict(batch, colorizer)
-                sink.flush()
+                try:
+                    batch = []
+                    for item in reader:
+                        if isinstance(item, LumaFrame):
+                            batch.append(item)
+                            if len(batch) == colorizer.batch_size:
+                                sink.predict(batch, colorizer)
+                                batch = []
+                        else:
+                            sink.copy(item)
+                    sink.predict(batch, colorizer)
+                    sink.finish()
+                finally:
+                    sink.stop()  # before the writer closes: the sink's thread muxes
                 if writer.frames_written == 0:
                     if start:
                         raise UsageError(f"{src}: no frames at or after --start {start} s")
@@ -107,27 +114,88 @@ def colorize_video(src, dst, colorizer, overwrite=False, codec=None, crf=18, pre
 
 
 class _Sink:
-    """Predicted frames -> (smoother ->) writer, in film order; the bar counts written
-    frames, so with smoothing it runs `radius` frames behind the model."""
+    """Predicted frames -> (smoother ->) writer, in film order, on a thread of its own.
+
+    Smoothing, chroma conversion and encoding then overlap with the next batch's model
+    call (OpenCV, the Keras backend and x264 all release the GIL). Copied packets go
+    through the same queue, so one thread alone muxes and the order is kept. The bar counts
+    written frames, so with smoothing it runs `radius` frames behind the model.
+    """
 
     def __init__(self, writer, bar, smoother):
         self.writer, self.bar, self.smoother = writer, bar, smoother
+        self._queue = queue.Queue(SINK_QUEUE)
+        self._stop = threading.Event()
+        self._error = None
+        self._thread = threading.Thread(target=self._work, name="filmcolor-encode",
+                                        daemon=True)
+        self._thread.start()
+
+    # -- caller's side
 
     def predict(self, batch, colorizer):
         if not batch:
             return
-        abs_, smalls = colorizer.predict_ab([f.to_float() for f in batch])
+        # luma is scaled to the render size before it becomes float: 4x fewer pixels
+        lumas = [f.to_float(colorizer.render_size) for f in batch]
+        abs_, smalls = colorizer.predict_ab(lumas)
         for frame, ab, small in zip(batch, abs_, smalls):
-            if self.smoother is None:
-                self._write(frame, ab, small)
-            else:
-                for (f, s), a in self.smoother.push((frame, small), small, ab):
-                    self._write(f, a, s)
+            self._put(("frame", frame, ab, small))
 
-    def flush(self):
-        if self.smoother is not None:
-            for (f, s), a in self.smoother.flush():
-                self._write(f, a, s)
+    def copy(self, packet):
+        self._put(("packet", packet))
+
+    def finish(self):
+        """Write everything still queued (and the smoother's last frames); re-raise an
+        error of the thread here."""
+        self._put(("end",))
+        self._thread.join()
+        self._raise()
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join()
+
+    def _put(self, item):
+        while True:
+            self._raise()
+            try:
+                self._queue.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def _raise(self):
+        if self._error is not None:
+            raise self._error
+
+    # -- the thread
+
+    def _work(self):
+        try:
+            while not self._stop.is_set():
+                try:
+                    item = self._queue.get(timeout=0.1)
+                except queue.Empty:
+                    continue
+                if item[0] == "packet":
+                    self.writer.copy(item[1])
+                elif item[0] == "frame":
+                    self._frame(*item[1:])
+                else:
+                    if self.smoother is not None:
+                        for (f, s), a in self.smoother.flush():
+                            self._write(f, a, s)
+                    return
+        except BaseException as ex:  # handed to the caller, who re-raises it
+            self._error = ex
+
+    def _frame(self, frame, ab, small):
+        if self.smoother is None:
+            self._write(frame, ab, small)
+            return
+        for (f, s), a in self.smoother.push((frame, small), small, ab):
+            self._write(f, a, s)
 
     def _write(self, frame, ab, small):
         self.writer.write(frame, ab, small)

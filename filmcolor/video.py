@@ -80,10 +80,12 @@ class LumaFrame:
     time_base: Fraction
     matrix: tuple  # (Kr, Kb) of the frame's Y'CbCr matrix, as tagged or guessed
 
-    def to_float(self):
-        """float32 H x W in [0, 1], black at 0 and white at 1 whatever the range."""
+    def to_float(self, long_side=None):
+        """float32 H x W in [0, 1], black at 0 and white at 1 whatever the range; scaled
+        first so its long side is `long_side` when given (as engine.Colorizer would)."""
         top = (1 << self.bits) - 1
-        y = self.y.astype(np.float32)
+        y = self.y if long_side is None else color.resize_long_side(self.y, long_side)
+        y = y.astype(np.float32)
         if self.full_range:
             return y / top
         scale = 1 << (self.bits - 8)

@@ -37,12 +37,8 @@ from pathlib import Path
 
 import av
 
-from filmcolor.engine import (
-    DEFAULT_BATCH_SIZE,
-    DEFAULT_RENDER_SIZE,
-    Colorizer,
-    describe_device,
-)
+from filmcolor.engine import DEFAULT_BATCH_SIZE, Colorizer, describe_device
+from filmcolor.engine import DEFAULT_FILM_RENDER_SIZE as DEFAULT_RENDER_SIZE  # films' default
 from filmcolor.errors import FilmcolorError
 from filmcolor.films import colorize_video
 from filmcolor.model import import_keras, load_model, shipped_weights
