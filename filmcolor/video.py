@@ -12,6 +12,7 @@ the length of the film; nothing converts a whole frame to RGB.
 """
 
 import logging
+import math
 import os
 import queue
 import threading
@@ -530,7 +531,8 @@ class VideoWriter:
         self.frames_written = 0
         self._done = False
         try:
-            self.container = av.open(str(self.tmp), "w", format=fmt)
+            self.container = av.open(str(self.tmp), "w", format=fmt,
+                                     options=_muxer_options(fmt, reader))
         except (av.FFmpegError, OSError) as ex:
             self.tmp.unlink(missing_ok=True)
             raise OutputWriteError(f"{self.path}: cannot create output ({_reason(ex)})") from ex
@@ -753,6 +755,20 @@ class _AudioTranscoder:
                 out.extend(self.stream.encode(f))
             out.extend(self.stream.encode(None))
         return out
+
+
+def _muxer_options(fmt, reader):
+    """MP4/MOV edit lists are written in the movie timescale, 1/1000 s by default, which
+    moves every frame of, say, a 1/11988 s time base by a few ticks. A timescale that is a
+    multiple of every stream's keeps the times exact."""
+    if fmt not in ("mp4", "mov"):
+        return {}
+    scale = 1
+    for s in [reader.stream, *reader.copy_streams]:
+        scale = math.lcm(scale, s.time_base.denominator)
+        if s.type == "audio" and s.codec_context.sample_rate:
+            scale = math.lcm(scale, s.codec_context.sample_rate)
+    return {"movie_timescale": str(scale)} if 1000 < scale < 2**31 else {}
 
 
 def _colour_tags(cc):

@@ -4,6 +4,7 @@ generator; the model is the untrained one from conftest."""
 
 import logging
 from fractions import Fraction
+from pathlib import Path
 
 import av
 import numpy as np
@@ -222,3 +223,15 @@ def test_eval_on_a_colour_film_prints_quality_and_flicker(run_cli, tmp_path, mod
     assert float(flicker[3]) > 0.0  # the colour source moves
     cf = next(v for k, v in rows.items() if k.startswith("colourfulness"))
     assert float(cf[3]) > 20 and float(cf[2]) == 0.0
+
+
+SAMPLE_CLIP = Path(__file__).resolve().parent.parent / "samples" / "megamind_bw.mp4"
+
+
+def test_sample_clip_keeps_frame_times_and_audio(tmp_path, colorizer):
+    """The shipped clip: 1/11988 time base, first frame at 500 ticks, AC3 audio. At the MP4
+    muxer's default 1/1000 s movie timescale its edit list moved every frame by 8 ticks."""
+    out = tmp_path / "out.mp4"
+    colorize_video(SAMPLE_CLIP, out, colorizer, temporal=False)
+    assert video_times(out) == video_times(SAMPLE_CLIP)
+    assert packets(out, "audio") == packets(SAMPLE_CLIP, "audio")
