@@ -99,6 +99,11 @@ def colorize_video(src, dst, colorizer, overwrite=False, codec=None, crf=18, pre
                     sink.finish()
                 finally:
                     sink.stop()  # before the writer closes: the sink's thread muxes
+                if reader.packets_skipped > reader.frames_decoded:
+                    # mostly undecodable: a film with most frames missing is not a result
+                    raise VideoOpenError(
+                        f"{src}: video stream unreadable: {reader.packets_skipped} corrupt "
+                        f"packets, {reader.frames_decoded} frames decoded")
                 if writer.frames_written == 0:
                     if start:
                         raise UsageError(f"{src}: no frames at or after --start {start} s")

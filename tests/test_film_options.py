@@ -13,7 +13,7 @@ from test_video import FPS, lumas, packets, video_times, write_clip
 
 from filmcolor.cli import Seconds
 from filmcolor.engine import Colorizer
-from filmcolor.errors import EXIT_USAGE, UsageError
+from filmcolor.errors import EXIT_USAGE, UsageError, VideoOpenError
 from filmcolor.films import colorize_video
 from filmcolor.video import time_by_dts
 
@@ -235,3 +235,36 @@ def test_sample_clip_keeps_frame_times_and_audio(tmp_path, colorizer):
     colorize_video(SAMPLE_CLIP, out, colorizer, temporal=False)
     assert video_times(out) == video_times(SAMPLE_CLIP)
     assert packets(out, "audio") == packets(SAMPLE_CLIP, "audio")
+
+
+def _corrupt_packets(src, dst, which):
+    """Copy `src` with 200 random bytes written into the video packets numbered `which`."""
+    data = bytearray(src.read_bytes())
+    with av.open(str(src)) as c:
+        pos = [p.pos for p in c.demux(video=0) if p.size]
+    rng = np.random.default_rng(0)
+    for k in which:
+        data[pos[k] + 40:pos[k] + 240] = rng.integers(0, 256, 200, dtype=np.uint8).tobytes()
+    dst.write_bytes(bytes(data))
+    return dst
+
+
+def test_corrupt_packet_mid_stream_is_skipped_with_timing_kept(tmp_path, colorizer, caplog):
+    src = write_clip(tmp_path / "clip.mkv", codec="ffv1")  # FFV1 checks each slice's CRC
+    bad = _corrupt_packets(src, tmp_path / "bad.mkv", [6])
+    out = tmp_path / "out.mkv"
+    with caplog.at_level(logging.WARNING, logger="filmcolor"):
+        result = colorize_video(bad, out, colorizer, codec="ffv1")
+    assert any("corrupt video packet" in r.getMessage() for r in caplog.records)
+    good = video_times(src)
+    assert result.frames == len(good) - 1
+    assert video_times(out) == good[:6] + good[7:]  # the others keep their times
+    assert packets(out, "audio") == packets(src, "audio")
+
+
+def test_unreadable_stream_fails_clearly(tmp_path, colorizer):
+    src = write_clip(tmp_path / "clip.mkv", codec="ffv1", audio=False)
+    bad = _corrupt_packets(src, tmp_path / "bad.mkv", range(12))
+    with pytest.raises(VideoOpenError, match="bad.mkv"):
+        colorize_video(bad, tmp_path / "out.mkv", colorizer, codec="ffv1")
+    assert not (tmp_path / "out.mkv").exists()
