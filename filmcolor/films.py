@@ -110,6 +110,8 @@ def colorize_video(src, dst, colorizer, overwrite=False, codec=None, crf=18, pre
                     raise VideoOpenError(f"{src}: the video stream has no frames")
                 if not (start or duration):
                     _warn_short(src, reader)
+                elif reader.packets_skipped:
+                    _warn_skipped(src, reader)
         finally:
             if bar is not None:
                 bar.close()
@@ -223,5 +225,9 @@ def _warn_short(src, reader):
                         "(truncated or damaged file?)", src, float(reader.last_time),
                         float(reader.duration))
     if reader.packets_skipped:
-        log.warning("%s: skipped %d corrupt video packet%s", src, reader.packets_skipped,
-                    "" if reader.packets_skipped == 1 else "s")
+        _warn_skipped(src, reader)
+
+
+def _warn_skipped(src, reader):
+    log.warning("%s: skipped %d corrupt video packet%s", src, reader.packets_skipped,
+                "" if reader.packets_skipped == 1 else "s")

@@ -154,7 +154,13 @@ class VideoReader:
         self.copy_streams = [s for s in self.container.streams if s.type in kinds]
         self.frames_decoded = 0
         self.packets_skipped = 0
-        self.rotation, self._use_dts = _probe(self.path)
+        self.rotation, self._use_dts, probed, failed = _probe(self.path)
+        if probed == 0:
+            self.container.close()
+            if failed:
+                raise VideoOpenError(f"{self.path}: video stream unreadable "
+                                     f"({failed} corrupt packets, no frame decoded)")
+            raise VideoOpenError(f"{self.path}: the video stream has no frames")
         self._colour_checks = COLOUR_CHECK_FRAMES
         self._pts_repaired = 0
         self._queue = queue.Queue(QUEUE_SIZE)
@@ -285,8 +291,10 @@ class VideoReader:
                     frames = packet.decode()  # a size-0 packet flushes the decoder
                 except av.error.InvalidDataError as ex:
                     self.packets_skipped += 1
-                    log.warning("%s: skipped a corrupt video packet at pts %s (%s)",
-                                self.path, packet.pts, _reason(ex))
+                    # the first one as it happens; films.py reports the count at the end
+                    (log.warning if self.packets_skipped == 1 else log.debug)(
+                        "%s: skipped a corrupt video packet at pts %s (%s)",
+                        self.path, packet.pts, _reason(ex))
                     continue
                 for frame in frames:
                     t = None if frame.pts is None else self._seconds(frame.pts, self.stream)
@@ -405,27 +413,37 @@ class VideoReader:
 
 
 def _probe(path, frames=PROBE_FRAMES):
-    """(display rotation in degrees, whether to time frames by dts) from the first frames.
+    """(display rotation in degrees, whether to time frames by dts, frames decoded,
+    packets that failed) from the first frames.
 
     The writer must set the rotation before the first packet, before the reader's thread
     has a frame. Timing: libavcodec's guess_correct_pts rule (use pts unless it goes
     backwards more often than dts), decided over a window instead of frame by frame so one
-    film is timed one way throughout.
+    film is timed one way throughout. A film of which nothing decodes fails here, before
+    any model is loaded.
     """
     import av
 
-    rotation, stamps = 0, []
+    rotation, stamps, failed = 0, [], 0
     try:
         with av.open(str(path)) as c:
-            for i, frame in enumerate(c.decode(video=0)):
-                if i == 0:
-                    rotation = int(frame.rotation or 0)
-                stamps.append((frame.pts, frame.dts))
-                if i + 1 >= frames:
+            for packet in c.demux(video=0):
+                try:
+                    decoded = packet.decode()
+                except av.error.InvalidDataError:
+                    failed += 1
+                    if failed >= frames:
+                        break
+                    continue
+                for frame in decoded:
+                    if not stamps:
+                        rotation = int(frame.rotation or 0)
+                    stamps.append((frame.pts, frame.dts))
+                if len(stamps) >= frames:
                     break
     except (av.FFmpegError, OSError, ValueError) as ex:
         log.debug("%s: probe stopped early (%s)", path, ex)
-    return rotation, time_by_dts(stamps)
+    return rotation, time_by_dts(stamps), len(stamps), failed
 
 
 def time_by_dts(stamps):

@@ -268,3 +268,75 @@ def test_unreadable_stream_fails_clearly(tmp_path, colorizer):
     with pytest.raises(VideoOpenError, match="bad.mkv"):
         colorize_video(bad, tmp_path / "out.mkv", colorizer, codec="ffv1")
     assert not (tmp_path / "out.mkv").exists()
+
+
+def _audio_only(path):
+    with av.open(str(path), "w") as out:
+        aud = out.add_stream("aac", rate=48000)
+        aud.layout = "mono"
+        af = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp",
+                                        layout="mono")
+        af.sample_rate, af.pts = 48000, 0
+        for p in [*aud.encode(af), *aud.encode(None)]:
+            out.mux(p)
+    return path
+
+
+def _truncated(path):
+    src = write_clip(path, n=24)  # moov at the end: cut in half, nothing is readable
+    src.write_bytes(src.read_bytes()[: src.stat().st_size // 2])
+    return src
+
+
+BAD_FILMS = {
+    # name: (make input, output name, extra args, exit code, words in the message)
+    "not a video": (lambda p: (p.write_text("not a film"), p)[1], "out.mp4", [], 1,
+                    "not a readable video"),
+    "audio only": (_audio_only, "out.mp4", [], 1, "audio-only"),
+    "zero frames": (lambda p: write_clip(p, n=0, codec="ffv1"), "out.mkv", [], 1, ""),
+    "truncated": (_truncated, "out.mp4", [], 1, ""),
+    "unreadable stream": (lambda p: _corrupt_packets(
+        write_clip(p.with_name("ok.mkv"), codec="ffv1", audio=False), p, range(12)),
+        "out.mkv", [], 1, "unreadable"),
+    "output is input": (write_clip, "SAME", [], 2, "output is the input"),
+    "output exists": (write_clip, "exists.mp4", [], 2, "already exists"),
+    "unknown container": (write_clip, "out.xyz", ["--codec", "libx264"], 2, "unknown"),
+    "unknown codec": (write_clip, "out.mp4", ["--codec", "nosuchcodec"], 2, "unknown"),
+}
+
+
+EARLY = {"not a video", "audio only", "zero frames", "truncated", "output is input",
+         "output exists", "unknown container", "unknown codec"}
+
+
+@pytest.mark.parametrize("case", sorted(EARLY))
+def test_bad_film_inputs_fail_before_the_model_loads(case, run_cli, tmp_path, model_path):
+    make, out_name, extra, _, _ = BAD_FILMS[case]
+    ext = ".mkv" if out_name.endswith(".mkv") else ".mp4"
+    src = make(tmp_path / f"in{ext}")
+    out = src if out_name == "SAME" else tmp_path / out_name
+    if out_name == "exists.mp4":
+        out.write_bytes(b"keep me")
+    _, err = run_cli(src, out, "--weights", model_path, *extra)
+    assert len(err.strip().splitlines()) == 1, err  # no "model ... on ..." line: not loaded
+
+
+@pytest.mark.parametrize("case", list(BAD_FILMS))
+def test_bad_film_inputs_one_line_and_exit_code(case, run_cli, tmp_path, model_path):
+    make, out_name, extra, code, words = BAD_FILMS[case]
+    ext = ".mkv" if out_name.endswith(".mkv") else ".mp4"
+    src = make(tmp_path / f"in{ext}")
+    out = src if out_name == "SAME" else tmp_path / out_name
+    if out_name == "exists.mp4":
+        out.write_bytes(b"keep me")
+    before = out.read_bytes() if out.exists() else None
+    got, err = run_cli(src, out, "--weights", model_path, "--render-size", "64", *extra)
+    assert got == code, err
+    assert "Traceback" not in err
+    errors_ = [line for line in err.splitlines() if "filmcolor: error:" in line]
+    assert len(errors_) == 1 and err.rstrip().endswith(errors_[0].split("filmcolor: error:")[1])
+    line = errors_[0]
+    assert str(src.name) in line or str(out.name) in line
+    assert words in line
+    assert (out.read_bytes() if out.exists() else None) == before  # nothing written
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".part")]
