@@ -9,7 +9,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from test_video import FPS, lumas, packets, video_times, write_clip
+from test_video import FPS, lumas, packets, video_times, write_audio_only, write_clip
 
 from filmcolor.cli import Seconds
 from filmcolor.engine import Colorizer
@@ -270,18 +270,6 @@ def test_unreadable_stream_fails_clearly(tmp_path, colorizer):
     assert not (tmp_path / "out.mkv").exists()
 
 
-def _audio_only(path):
-    with av.open(str(path), "w") as out:
-        aud = out.add_stream("aac", rate=48000)
-        aud.layout = "mono"
-        af = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp",
-                                        layout="mono")
-        af.sample_rate, af.pts = 48000, 0
-        for p in [*aud.encode(af), *aud.encode(None)]:
-            out.mux(p)
-    return path
-
-
 def _truncated(path):
     src = write_clip(path, n=24)  # moov at the end: cut in half, nothing is readable
     src.write_bytes(src.read_bytes()[: src.stat().st_size // 2])
@@ -292,7 +280,7 @@ BAD_FILMS = {
     # name: (make input, output name, extra args, exit code, words in the message)
     "not a video": (lambda p: (p.write_text("not a film"), p)[1], "out.mp4", [], 1,
                     "not a readable video"),
-    "audio only": (_audio_only, "out.mp4", [], 1, "audio-only"),
+    "audio only": (write_audio_only, "out.mp4", [], 1, "audio-only"),
     "zero frames": (lambda p: write_clip(p, n=0, codec="ffv1"), "out.mkv", [], 1, ""),
     "truncated": (_truncated, "out.mp4", [], 1, ""),
     "unreadable stream": (lambda p: _corrupt_packets(
@@ -309,26 +297,28 @@ EARLY = {"not a video", "audio only", "zero frames", "truncated", "output is inp
          "output exists", "unknown container", "unknown codec"}
 
 
-@pytest.mark.parametrize("case", sorted(EARLY))
-def test_bad_film_inputs_fail_before_the_model_loads(case, run_cli, tmp_path, model_path):
+def _bad_film(case, tmp_path):
+    """(input, output, extra args) for a BAD_FILMS case, made in tmp_path."""
     make, out_name, extra, _, _ = BAD_FILMS[case]
     ext = ".mkv" if out_name.endswith(".mkv") else ".mp4"
     src = make(tmp_path / f"in{ext}")
     out = src if out_name == "SAME" else tmp_path / out_name
     if out_name == "exists.mp4":
         out.write_bytes(b"keep me")
+    return src, out, extra
+
+
+@pytest.mark.parametrize("case", sorted(EARLY))
+def test_bad_film_inputs_fail_before_the_model_loads(case, run_cli, tmp_path, model_path):
+    src, out, extra = _bad_film(case, tmp_path)
     _, err = run_cli(src, out, "--weights", model_path, *extra)
     assert len(err.strip().splitlines()) == 1, err  # no "model ... on ..." line: not loaded
 
 
 @pytest.mark.parametrize("case", list(BAD_FILMS))
 def test_bad_film_inputs_one_line_and_exit_code(case, run_cli, tmp_path, model_path):
-    make, out_name, extra, code, words = BAD_FILMS[case]
-    ext = ".mkv" if out_name.endswith(".mkv") else ".mp4"
-    src = make(tmp_path / f"in{ext}")
-    out = src if out_name == "SAME" else tmp_path / out_name
-    if out_name == "exists.mp4":
-        out.write_bytes(b"keep me")
+    src, out, extra = _bad_film(case, tmp_path)
+    code, words = BAD_FILMS[case][3:]
     before = out.read_bytes() if out.exists() else None
     got, err = run_cli(src, out, "--weights", model_path, "--render-size", "64", *extra)
     assert got == code, err

@@ -312,9 +312,9 @@ def test_text_file_named_mp4(tmp_path, colorizer):
     assert not (tmp_path / "out.mp4").exists() and leftovers(tmp_path) == []
 
 
-def test_audio_only_file(tmp_path, colorizer):
-    src = tmp_path / "sound.mp4"
-    with av.open(str(src), "w") as out:
+def write_audio_only(path):
+    """An .mp4 with one AAC stream and no video."""
+    with av.open(str(path), "w") as out:
         aud = out.add_stream("aac", rate=48000)
         aud.layout = "mono"
         af = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp",
@@ -322,6 +322,11 @@ def test_audio_only_file(tmp_path, colorizer):
         af.sample_rate, af.pts = 48000, 0
         for p in [*aud.encode(af), *aud.encode(None)]:
             out.mux(p)
+    return path
+
+
+def test_audio_only_file(tmp_path, colorizer):
+    src = write_audio_only(tmp_path / "sound.mp4")
     with pytest.raises(errors.VideoOpenError) as info:
         colorize_video(src, tmp_path / "out.mp4", colorizer)
     assert "audio-only" in _one_line_naming(info.value, src)
