@@ -4,6 +4,7 @@
     model = filmcolor.load_model(filmcolor.shipped_weights())
     colorizer = filmcolor.Colorizer(model, render_size=256, batch_size=8)
     filmcolor.colorize_image("photo.jpg", "colored.png", colorizer)
+    filmcolor.colorize_video("film.mp4", "colored.mp4", colorizer)
 
 Keras (and so TensorFlow, JAX or PyTorch) is imported only when a model is first needed.
 """
@@ -20,6 +21,7 @@ _LAZY = {
     "Colorizer": "engine",
     "colorize_image": "stills",
     "colorize_array": "stills",
+    "colorize_video": "films",
 }
 
 __all__ = ["__version__", "errors", "FilmcolorError", *_LAZY]
