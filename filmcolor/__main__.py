@@ -57,7 +57,10 @@ def main(argv=None):
         rv = cli.main(args=argv, prog_name="filmcolor", standalone_mode=False)
         return rv if isinstance(rv, int) else EXIT_OK
     except click.UsageError as ex:
-        _say(ex.format_message())
+        if ex.ctx is not None and not (argv if argv is not None else sys.argv[1:]):
+            print(ex.ctx.get_help(), file=sys.stderr)  # bare `filmcolor`: the help
+        else:
+            _say(ex.format_message())
         return EXIT_USAGE
     except click.ClickException as ex:
         _say(ex.format_message())

@@ -76,9 +76,10 @@ def _colorizer(weights, render_size, batch_size):
 @click.group(cls=DefaultGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="filmcolor")
 def cli():
-    """Colorize black-and-white photographs with the CNN of Revathi et al.
+    """Colorize black-and-white films and photographs with the CNN of Revathi et al.
 
     \b
+      filmcolor film.mp4 colored.mp4     (audio and subtitles kept)
       filmcolor photo.jpg colored.png
       filmcolor album/ colored/          (recursive; folder structure mirrored)
       filmcolor train --data DIR --out runs/mine
