@@ -257,3 +257,38 @@ def eval_(data, weights_list, render_size, batch_size, limit, quiet, verbose):
         from .errors import PartialFailure
 
         raise PartialFailure(failures, n + len(failures))
+
+
+@cli.command()
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("-o", "--output", "outdir", type=click.Path(path_type=Path), required=True,
+              help="Output folder: results (structure mirrored), report.html, report.json, "
+                   "filmcolor.log and the resume state.")
+@click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Items colorized in parallel on this machine (worker processes).")
+@click.option("--codec", default=None, help="Video encoder for films (as for colorize).")
+@click.option("--crf", type=click.IntRange(0, 51), default=18, show_default=True,
+              help="x264 quality for films, lower is better.")
+@click.option("--preset", default="medium", show_default=True, help="x264 speed preset.")
+@click.option("--temporal", type=click.Choice(["flow", "off"]), default="flow",
+              show_default=True, help="Films: chroma smoothing along optical flow.")
+@click.option("--strength", type=click.FloatRange(0, 1), default=None,
+              help="Films: smoothing strength, 0..1  [default: 1]")
+@click.option("--radius", type=click.IntRange(0, 8), default=None,
+              help="Films: frames each side that smoothing looks at  [default: 2]")
+@_engine_options
+@_logging_options
+def batch(inputs, outdir, jobs, codec, crf, preset, temporal, strength, radius, weights,
+          render_size, batch_size, quiet, verbose):
+    """Colorize many photos and films (files, folders, globs) into OUTDIR; rerun the same
+    command to resume. Exits 3 when some items failed (see OUTDIR/report.html)."""
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
+    from .batch import BatchOptions, run_batch
+
+    _setup_logging(quiet, verbose)
+    options = BatchOptions(weights=weights, render_size=render_size, batch_size=batch_size,
+                           codec=codec, crf=crf, preset=preset, jobs=jobs, progress=not quiet,
+                           **_temporal_args(temporal, strength, radius))
+    with logging_redirect_tqdm(loggers=[log]):
+        run_batch(inputs, outdir, options)

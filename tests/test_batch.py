@@ -1,0 +1,176 @@
+"""filmcolor batch: mixed inputs, failure isolation with one retry, resume, report, refusals,
+and --jobs 2 against --jobs 1. All with the untrained model and tiny generated files."""
+
+import json
+import logging
+
+import pytest
+from test_video import write_clip
+
+from filmcolor import batch as batch_mod
+from filmcolor import errors
+from filmcolor.batch import BatchOptions, run_batch
+
+
+@pytest.fixture
+def shelf(tmp_path, make_image, random_bytes_file):
+    """shelf/ with 3 gray images (one in a subfolder), a tiny clip and a corrupt .png."""
+    make_image("shelf/a.png", seed=1)
+    make_image("shelf/b.jpg", seed=2)
+    make_image("shelf/sub/c.png", seed=3)
+    write_clip(tmp_path / "shelf" / "sub" / "clip.mp4", n=6, audio=False)
+    random_bytes_file("shelf/broken.png")
+    return tmp_path / "shelf"
+
+
+EXPECTED = {"shelf/a.png", "shelf/b.jpg", "shelf/sub/c.png", "shelf/sub/clip.mp4"}
+
+
+def outputs(outdir):
+    return {p.relative_to(outdir).as_posix() for p in outdir.rglob("*")
+            if p.is_file() and p.parent != outdir}
+
+
+def report(outdir):
+    return json.loads((outdir / "report.json").read_text())
+
+
+def by_name(rep):
+    return {r["input"].split("/")[-1]: r for r in rep["items"]}
+
+
+@pytest.fixture
+def count_calls(monkeypatch):
+    """Counts process_item calls per input name (in-process runs only)."""
+    calls = []
+    real = batch_mod.process_item
+
+    def counting(item, *args, **kwargs):
+        calls.append(item.src.name)
+        return real(item, *args, **kwargs)
+
+    monkeypatch.setattr(batch_mod, "process_item", counting)
+    return calls
+
+
+def test_batch_isolates_failure_reports_and_resumes(shelf, tmp_path, model_path, run_cli,
+                                                     count_calls):
+    out = tmp_path / "out"
+    args = ["batch", shelf, "-o", out, "--weights", model_path, "--render-size", "32", "-q"]
+    code, err = run_cli(args)
+    assert code == errors.EXIT_PARTIAL == 3, err
+    assert "1 of 5 items failed" in err
+    assert outputs(out) == EXPECTED
+    assert count_calls.count("broken.png") == 2  # tried, then retried once
+    assert sorted(count_calls) == sorted(["a.png", "b.jpg", "c.png", "clip.mp4"]
+                                         + ["broken.png"] * 2)
+
+    rep = report(out)
+    assert rep["totals"]["done"] == 4 and rep["totals"]["failed"] == 1
+    items = by_name(rep)
+    assert items["broken.png"]["status"] == "failed"
+    assert "not a readable image" in items["broken.png"]["reason"]
+    assert items["broken.png"]["attempts"] == 2 and items["broken.png"]["fps"] is None
+    assert items["a.png"]["fps"] > 0
+    assert items["clip.mp4"]["kind"] == "video" and items["clip.mp4"]["frames"] == 6
+    assert items["a.png"]["frames"] == 1 and items["a.png"]["status"] == "done"
+
+    page = (out / "report.html").read_text()
+    assert "broken.png" in page and "not a readable image" in page
+    assert page.count("data:image/jpeg;base64,") >= 2 * 4  # a before/after pair per item
+
+    logged = (out / "filmcolor.log").read_text()
+    assert "retry" in logged and "failed" in logged and "done" in logged
+    state = json.loads((out / ".filmcolor-state.json").read_text())
+    assert state["items"]["shelf/a.png"]["settings"]["render_size"] == 32
+
+    # the rerun does no work for finished items and retries the failed one
+    mtimes = {p: (out / p).stat().st_mtime_ns for p in EXPECTED}
+    count_calls.clear()
+    code, err = run_cli(args)
+    assert code == 3, err
+    assert count_calls == ["broken.png", "broken.png"]
+    assert {p: (out / p).stat().st_mtime_ns for p in EXPECTED} == mtimes
+    rep = report(out)
+    assert rep["totals"]["skipped"] == 4 and rep["totals"]["failed"] == 1
+    assert "skipped" in (out / "filmcolor.log").read_text()
+
+    # other settings redo the items; a missing output is redone too
+    count_calls.clear()
+    (out / "shelf" / "a.png").unlink()
+    code, _ = run_cli(args[:-3] + ["--render-size", "48"])
+    assert code == 3
+    assert sorted(count_calls) == sorted(["a.png", "b.jpg", "c.png", "clip.mp4"]
+                                         + ["broken.png"] * 2)
+    assert report(out)["totals"]["done"] == 4
+
+
+def test_all_good_exits_zero_and_film_options_only_redo_films(shelf, tmp_path, model_path,
+                                                              run_cli, count_calls):
+    (shelf / "broken.png").unlink()
+    out = tmp_path / "out"
+    args = ["batch", shelf, "-o", out, "--weights", model_path, "--render-size", "32", "-q"]
+    assert run_cli(args)[0] == 0
+    count_calls.clear()
+    assert run_cli(args + ["--crf", "30"])[0] == 0
+    assert count_calls == ["clip.mp4"]
+
+
+def test_globs_and_single_files_map_under_outdir(tmp_path, make_image, model_path, run_cli):
+    make_image("pics/x.png")
+    make_image("pics/y.png", seed=4)
+    make_image("one.jpg", seed=5)
+    out = tmp_path / "out"
+    code, err = run_cli("batch", str(tmp_path / "pics" / "*.png"), tmp_path / "one.jpg",
+                        "-o", out, "--weights", model_path, "--render-size", "32", "-q")
+    assert code == 0, err
+    assert {p.name for p in out.iterdir() if p.suffix in (".png", ".jpg")} == {
+        "x.png", "y.png", "one.jpg"}
+
+
+@pytest.mark.parametrize("case", ["missing", "glob_matches_nothing", "outdir_inside_input",
+                                  "same_output", "not_media"])
+def test_refusals_exit_2(case, tmp_path, make_image, model_path, run_cli):
+    make_image("a/p.png")
+    make_image("b/p.png", seed=1)
+    (tmp_path / "notes.txt").write_text("x")
+    inputs, out = {
+        "missing": ([tmp_path / "nope.png"], tmp_path / "out"),
+        "glob_matches_nothing": ([str(tmp_path / "*.tif")], tmp_path / "out"),
+        "outdir_inside_input": ([tmp_path / "a"], tmp_path / "a" / "out"),
+        "same_output": ([tmp_path / "a" / "p.png", tmp_path / "b" / "p.png"], tmp_path / "out"),
+        "not_media": ([tmp_path / "notes.txt"], tmp_path / "out"),
+    }[case]
+    code, err = run_cli("batch", *inputs, "-o", out, "--weights", model_path)
+    assert code == errors.EXIT_USAGE == 2, err
+    assert len(err.strip().splitlines()) == 1, err
+    assert not (out / "report.json").exists()
+
+
+def test_outdir_holding_the_input_folder_is_refused(tmp_path, make_image):
+    make_image("out/shelf/p.png")
+    with pytest.raises(errors.SameFileError):
+        run_batch([tmp_path / "out" / "shelf"], tmp_path / "out")
+
+
+def test_quiet_still_logs_item_events_to_the_file(tmp_path, make_image, model_path, run_cli):
+    make_image("p.png")
+    out = tmp_path / "out"
+    code, err = run_cli("batch", tmp_path / "p.png", "-o", out, "--weights", model_path,
+                        "--render-size", "32", "-q")
+    assert code == 0 and "start" not in err
+    logged = (out / "filmcolor.log").read_text()
+    assert "start" in logged and "done" in logged
+    assert not any(isinstance(h, logging.FileHandler)
+                   for h in logging.getLogger("filmcolor").handlers)
+
+
+def test_jobs_2_gives_the_same_outputs_as_jobs_1(shelf, tmp_path, model_path):
+    (shelf / "broken.png").unlink()
+    opts = {"weights": model_path, "render_size": 32, "batch_size": 2}
+    one = run_batch([shelf], tmp_path / "one", BatchOptions(jobs=1, **opts))
+    two = run_batch([shelf], tmp_path / "two", BatchOptions(jobs=2, **opts))
+    assert outputs(tmp_path / "one") == outputs(tmp_path / "two") == EXPECTED
+    assert one["totals"]["done"] == two["totals"]["done"] == 4
+    for rel in EXPECTED - {"shelf/sub/clip.mp4"}:  # same model, same pixels
+        assert (tmp_path / "one" / rel).read_bytes() == (tmp_path / "two" / rel).read_bytes()
