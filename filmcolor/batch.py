@@ -467,6 +467,8 @@ body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222}
 .totals span{display:inline-block;margin-right:1.5em;font-size:1.2em}
 table{border-collapse:collapse;width:100%}
 th,td{border-bottom:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:middle}
+th{white-space:nowrap}td.reason{overflow-wrap:anywhere;min-width:14em}
+td:nth-child(2),td:nth-child(3){overflow-wrap:anywhere;max-width:16em}
 tr.failed{background:#fde2e2}tr.failed .reason{color:#a00;font-weight:600}
 tr.skipped{color:#666}img{max-width:160px;max-height:160px;margin-right:4px}
 """
