@@ -67,6 +67,9 @@ class BatchOptions:
     preset: str = "medium"
     jobs: int = 1
     progress: bool = False
+    scheduler: str = None  # a Dask scheduler address (tcp://host:port): run on that cluster
+    gpus_per_job: float = 0  # Dask worker resource "GPU" each item needs
+    scheduler_timeout: float = 30  # seconds to reach the scheduler
 
 
 @dataclass
@@ -274,7 +277,7 @@ class _Run:
         """Yield (item, result) as items finish, in-process or through joblib."""
         if not pending:
             return
-        if self.opts.jobs == 1:
+        if self.opts.jobs == 1 and not self.opts.scheduler:
             for item, settings in pending:
                 log.info("start %s (attempt %d)", item.src, attempt)
                 yield item, process_item(item, settings, self.weights, self.opts, attempt)
@@ -287,8 +290,8 @@ class _Run:
                 yield delayed(process_item)(item, settings, self.weights, self.opts, attempt)
 
         by_key = {item.key: item for item, _ in pending}
-        with Parallel(n_jobs=self.opts.jobs, backend="loky",
-                      return_as="generator_unordered") as parallel:
+        with _backend(self.opts), Parallel(n_jobs=-1 if self.opts.scheduler else self.opts.jobs,
+                                           return_as="generator_unordered") as parallel:
             for result in parallel(calls()):
                 yield by_key[result["key"]], result
 
@@ -330,6 +333,43 @@ class _Run:
                      _html(report, [self.thumbs.get(i.key) for i in self.items])
                      .encode("utf-8"))
         return report
+
+
+def _backend(opts):
+    """joblib's backend: loky worker processes here, or the Dask cluster at opts.scheduler
+    (joblib's dask backend; each item asks for `gpus_per_job` of the workers' "GPU"
+    resource, so start GPU workers with `dask worker ADDRESS --resources GPU=1`)."""
+    from joblib import parallel_config
+
+    if not opts.scheduler:
+        return parallel_config(backend="loky")
+    try:
+        from dask.distributed import Client
+    except ImportError as ex:  # an extra: pip install 'filmcolor[dask]'
+        raise UsageError("--scheduler needs dask.distributed: pip install "
+                         "'dask[distributed]'") from ex
+    try:
+        client = Client(opts.scheduler, timeout=opts.scheduler_timeout)
+    except (OSError, TimeoutError) as ex:
+        raise UsageError(f"{opts.scheduler}: cannot reach the Dask scheduler ({ex})") from ex
+    submit = {"resources": {"GPU": opts.gpus_per_job}} if opts.gpus_per_job else {}
+    return _ClientConfig(client, parallel_config(backend="dask", client=client, **submit))
+
+
+class _ClientConfig:
+    """The dask parallel_config, closing its Client afterwards."""
+
+    def __init__(self, client, config):
+        self.client, self.config = client, config
+
+    def __enter__(self):
+        return self.config.__enter__()
+
+    def __exit__(self, *exc):
+        try:
+            return self.config.__exit__(*exc)
+        finally:
+            self.client.close()
 
 
 def _named(item, reason):

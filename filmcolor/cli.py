@@ -266,6 +266,10 @@ def eval_(data, weights_list, render_size, batch_size, limit, quiet, verbose):
                    "filmcolor.log and the resume state.")
 @click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
               help="Items colorized in parallel on this machine (worker processes).")
+@click.option("--scheduler", default=None, metavar="tcp://HOST:PORT",
+              help="Run the items on this Dask cluster instead (joblib's dask backend).")
+@click.option("--gpus-per-job", type=click.FloatRange(min=0), default=0, show_default=True,
+              help="With --scheduler: the workers' 'GPU' resource each item needs.")
 @click.option("--codec", default=None, help="Video encoder for films (as for colorize).")
 @click.option("--crf", type=click.IntRange(0, 51), default=18, show_default=True,
               help="x264 quality for films, lower is better.")
@@ -278,7 +282,8 @@ def eval_(data, weights_list, render_size, batch_size, limit, quiet, verbose):
               help="Films: frames each side that smoothing looks at  [default: 2]")
 @_engine_options
 @_logging_options
-def batch(inputs, outdir, jobs, codec, crf, preset, temporal, strength, radius, weights,
+def batch(inputs, outdir, jobs, scheduler, gpus_per_job, codec, crf, preset, temporal,
+          strength, radius, weights,
           render_size, batch_size, quiet, verbose):
     """Colorize many photos and films (files, folders, globs) into OUTDIR; rerun the same
     command to resume. Exits 3 when some items failed (see OUTDIR/report.html)."""
@@ -289,6 +294,7 @@ def batch(inputs, outdir, jobs, codec, crf, preset, temporal, strength, radius, 
     _setup_logging(quiet, verbose)
     options = BatchOptions(weights=weights, render_size=render_size, batch_size=batch_size,
                            codec=codec, crf=crf, preset=preset, jobs=jobs, progress=not quiet,
+                           scheduler=scheduler, gpus_per_job=gpus_per_job,
                            **_temporal_args(temporal, strength, radius))
     with logging_redirect_tqdm(loggers=[log]):
         run_batch(inputs, outdir, options)

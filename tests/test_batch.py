@@ -174,3 +174,32 @@ def test_jobs_2_gives_the_same_outputs_as_jobs_1(shelf, tmp_path, model_path):
     assert one["totals"]["done"] == two["totals"]["done"] == 4
     for rel in EXPECTED - {"shelf/sub/clip.mp4"}:  # same model, same pixels
         assert (tmp_path / "one" / rel).read_bytes() == (tmp_path / "two" / rel).read_bytes()
+
+
+def test_dask_local_cluster_gives_the_same_outputs_as_local(shelf, tmp_path, model_path):
+    """The same batch on a real dask.distributed LocalCluster (two worker processes on
+    loopback), through joblib's dask backend, as a studio would run it."""
+    distributed = pytest.importorskip("dask.distributed")
+    (shelf / "broken.png").unlink()
+    opts = {"weights": model_path, "render_size": 32, "batch_size": 2}
+    local = run_batch([shelf], tmp_path / "local", BatchOptions(jobs=1, **opts))
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  host="127.0.0.1", dashboard_address=None,
+                                  resources={"GPU": 1}) as cluster:
+        remote = run_batch([shelf], tmp_path / "dask",
+                           BatchOptions(scheduler=cluster.scheduler_address, gpus_per_job=1,
+                                        **opts))
+    assert outputs(tmp_path / "local") == outputs(tmp_path / "dask") == EXPECTED
+    assert local["totals"]["done"] == remote["totals"]["done"] == 4
+    for rel in EXPECTED - {"shelf/sub/clip.mp4"}:
+        assert (tmp_path / "local" / rel).read_bytes() == (tmp_path / "dask" / rel).read_bytes()
+
+
+def test_unreachable_scheduler_is_a_usage_error(shelf, tmp_path, model_path):
+    pytest.importorskip("dask.distributed")
+    from filmcolor.errors import UsageError
+
+    opts = BatchOptions(weights=model_path, scheduler="tcp://127.0.0.1:9",
+                        scheduler_timeout=2)
+    with pytest.raises(UsageError, match="cannot reach the Dask scheduler"):
+        run_batch([shelf], tmp_path / "out", opts)
