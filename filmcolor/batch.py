@@ -2,8 +2,8 @@
 
     run_batch(["shelf/", "extra/*.mp4"], "colored/", BatchOptions(jobs=2))
 
-Inputs are files, folders (recursive; structure mirrored under OUTDIR/<folder name>/) and
-globs. Every path is checked before any work. Each item is colorized by the still or film
+Inputs are files, folders (recursive; structure mirrored under OUTDIR/<folder name>/),
+globs, and manifests (.txt/.lst: one path a line). Every path is checked before any work. Each item is colorized by the still or film
 pipeline; a failure (FilmcolorError or OSError) is logged, retried once after the first
 pass, and recorded; it never stops the others. OUTDIR holds:
 
@@ -52,6 +52,7 @@ LOG_FILE = "filmcolor.log"
 STATE_VERSION = 1
 THUMB_SIZE = 160  # long side of the report's thumbnails, pixels
 GLOB_CHARS = set("*?[")
+MANIFEST_EXTENSIONS = {".txt", ".lst"}  # an input with this ending lists inputs, one a line
 
 
 @dataclass
@@ -132,8 +133,11 @@ def plan_batch(inputs, outdir, codec=None):
 
 
 def _expand(spec):
-    """A path as given, or a glob's matches (sorted); raises InputNotFoundError."""
+    """A path as given, a manifest's paths, or a glob's matches (sorted); raises
+    InputNotFoundError."""
     path = Path(spec)
+    if path.is_file() and path.suffix.lower() in MANIFEST_EXTENSIONS:
+        return _read_manifest(path)
     if path.exists():
         return [path]
     if GLOB_CHARS & set(str(spec)):
@@ -142,6 +146,25 @@ def _expand(spec):
             raise InputNotFoundError(f"{spec}: no files match")
         return [Path(m) for m in matches]
     raise InputNotFoundError(f"{spec}: no such file or folder")
+
+
+def _read_manifest(manifest):
+    """One path a line (blank lines and '#' comments skipped), relative to the manifest's
+    folder unless absolute; every line must name an existing file or folder."""
+    paths = []
+    try:
+        lines = manifest.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as ex:
+        raise UsageError(f"{manifest}: cannot read manifest ({ex})") from ex
+    for number, line in enumerate(lines, 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        path = Path(line) if Path(line).is_absolute() else manifest.parent / line
+        if not path.exists():
+            raise InputNotFoundError(f"{manifest}:{number}: {line}: no such file or folder")
+        paths.append(path)
+    return paths
 
 
 # ----------------------------------------------------------------------------- the run

@@ -203,3 +203,21 @@ def test_unreachable_scheduler_is_a_usage_error(shelf, tmp_path, model_path):
                         scheduler_timeout=2)
     with pytest.raises(UsageError, match="cannot reach the Dask scheduler"):
         run_batch([shelf], tmp_path / "out", opts)
+
+
+def test_manifest_lists_inputs(shelf, tmp_path, model_path):
+    manifest = tmp_path / "tonight.txt"
+    manifest.write_text("# tonight's shelf\nshelf/a.png\n\nshelf/sub\n")
+    report = run_batch([manifest], tmp_path / "out",
+                       BatchOptions(weights=model_path, render_size=32, batch_size=2))
+    assert report["totals"]["done"] == 3
+    assert outputs(tmp_path / "out") == {"sub/c.png", "sub/clip.mp4"}
+    assert (tmp_path / "out" / "a.png").is_file()
+
+
+def test_manifest_line_that_is_not_a_file_is_refused(run_cli, shelf, tmp_path, model_path):
+    manifest = tmp_path / "list.txt"
+    manifest.write_text("shelf/a.png\nshelf/missing.png\n")
+    code, err = run_cli("batch", manifest, "-o", tmp_path / "out", "--weights", model_path)
+    assert code == 2 and "list.txt:2: shelf/missing.png: no such file" in err
+    assert not (tmp_path / "out").exists()
