@@ -24,6 +24,8 @@ import html
 import json
 import logging
 import os
+import signal
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -195,14 +197,33 @@ def run_batch(inputs, outdir, options=None):
         h.addFilter(terminal)
     log.addHandler(handler)
     log.setLevel(min(log.getEffectiveLevel(), logging.INFO))
+    restore = _stop_on_sigterm()
     try:
         return _Run(items, outdir, opts, weights).go()
     finally:
+        restore()
         log.removeHandler(handler)
         handler.close()
         for h in others:
             h.removeFilter(terminal)
         log.setLevel(saved_level)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM: stop like Ctrl-C (the item in progress is abandoned, its temporary file
+    removed; finished items are in the state file, so a rerun resumes)."""
+
+
+def _stop_on_sigterm():
+    """Turn SIGTERM into Terminated while the batch runs; returns the undo."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def handler(signum, frame):
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    return lambda: signal.signal(signal.SIGTERM, previous)
 
 
 class _AtLeast(logging.Filter):
@@ -275,6 +296,11 @@ class _Run:
                 self._record(item, result)
                 if bar is not None:
                     bar.update(1)
+        except KeyboardInterrupt:  # Ctrl-C or SIGTERM: what is done stays done
+            report = self._write_reports()
+            log.warning("batch stopped: %d done; rerun the same command to resume",
+                        report["totals"]["done"])
+            raise
         finally:
             if bar is not None:
                 bar.close()

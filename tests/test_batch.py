@@ -221,3 +221,42 @@ def test_manifest_line_that_is_not_a_file_is_refused(run_cli, shelf, tmp_path, m
     code, err = run_cli("batch", manifest, "-o", tmp_path / "out", "--weights", model_path)
     assert code == 2 and "list.txt:2: shelf/missing.png: no such file" in err
     assert not (tmp_path / "out").exists()
+
+
+def test_sigterm_mid_film_stops_cleanly_and_the_rerun_resumes(tmp_path, make_image,
+                                                              model_path):
+    """SIGTERM while a film is being colorized: exit 130, no temporary file left, the photo
+    finished before it is kept as done, and the rerun does only the film."""
+    import json
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    make_image("shelf/a.png", seed=1)
+    write_clip(tmp_path / "shelf" / "z_long.mp4", size=(120, 160), n=1200, audio=False)
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "filmcolor", "batch", str(tmp_path / "shelf"), "-o", str(out),
+           "--weights", str(model_path), "--render-size", "32", "-q"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    log_file = out / "filmcolor.log"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:  # until the film has started
+        if log_file.exists() and "start " in log_file.read_text() and \
+                "z_long.mp4" in log_file.read_text().split("start ")[-1]:
+            break
+        time.sleep(0.05)
+    time.sleep(0.5)
+    assert proc.poll() is None, "the film finished before SIGTERM could be sent"
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert not [p for p in out.rglob("*") if p.name.endswith(".part")]
+    assert not (out / "shelf" / "z_long.mp4").exists()
+    state = json.loads((out / ".filmcolor-state.json").read_text())
+    done = {k for k, v in state["items"].items() if v["status"] == "done"}
+    assert done == {"shelf/a.png"}
+    rerun = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr
+    report = json.loads((out / "report.json").read_text())
+    assert report["totals"]["skipped"] == 1 and report["totals"]["done"] == 1
