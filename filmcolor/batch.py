@@ -185,6 +185,8 @@ def run_batch(inputs, outdir, options=None):
     if not weights.is_file():
         raise WeightsError(f"{weights}: weights file not found")
     check_writable({outdir})
+    for stale in outdir.rglob(".*.part"):  # a killed run's unfinished outputs: never valid
+        stale.unlink(missing_ok=True)
 
     handler = logging.FileHandler(outdir / LOG_FILE, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))

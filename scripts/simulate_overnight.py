@@ -1,0 +1,142 @@
+#!/usr/bin/env python3
+"""Simulate an overnight archive run and print what happened.
+
+    python scripts/simulate_overnight.py [--images 14] [--films 5] [--frames 72]
+
+Makes a shelf of gray photos (from samples/ladybird_bw.jpg, cropped and flipped), short
+films (excerpts of samples/megamind_bw.mp4 with their audio) and one corrupt file; runs
+`filmcolor batch` on it, SIGKILLs it while the third film is being colorized, reruns the
+same command, and prints items done, failed and resumed, and the total time against the
+sum of single-file `filmcolor IN OUT` runs of the same items (each its own process, as a
+shell loop would do it).
+"""
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLE_PHOTO = REPO / "samples" / "ladybird_bw.jpg"
+SAMPLE_FILM = REPO / "samples" / "megamind_bw.mp4"
+FILMCOLOR = [sys.executable, "-m", "filmcolor"]
+
+
+def make_shelf(root, n_images, n_films, frames):
+    shelf = root / "shelf"
+    (shelf / "photos").mkdir(parents=True)
+    (shelf / "films").mkdir()
+    photo = cv2.imread(str(SAMPLE_PHOTO), cv2.IMREAD_GRAYSCALE)
+    h, w = photo.shape
+    for i in range(n_images):
+        crop = photo[(i * 17) % (h // 3):, (i * 29) % (w // 3):]
+        cv2.imwrite(str(shelf / "photos" / f"photo{i:02d}.jpg"), crop[:, ::-1] if i % 2 else crop)
+    fps = 2997 / 125  # the sample's frame rate
+    for i in range(n_films):
+        start = (i * 1.7) % 7.0
+        _excerpt(SAMPLE_FILM, shelf / "films" / f"reel{i}.mp4", start, frames / fps)
+    (shelf / "photos" / "damaged.jpg").write_bytes(os.urandom(4096))
+    return shelf
+
+
+def _excerpt(src, dst, start, seconds):
+    """Re-encode [start, start+seconds) of src as a gray H.264 film with its audio."""
+    import av
+    import numpy as np
+
+    with av.open(str(src)) as inp, av.open(str(dst), "w") as out:
+        v_in, a_in = inp.streams.video[0], inp.streams.audio[0]
+        v = out.add_stream("libx264", rate=v_in.average_rate)
+        v.width, v.height, v.pix_fmt = v_in.codec_context.width, v_in.codec_context.height, "yuv420p"
+        v.codec_context.options = {"preset": "ultrafast", "crf": "23"}
+        a = out.add_stream_from_template(a_in)
+        for packet in inp.demux(v_in, a_in):
+            if packet.pts is None or not packet.size:
+                continue
+            t = float(packet.pts * packet.time_base)
+            if t < start or t >= start + seconds:
+                continue
+            if packet.stream.type == "audio":
+                packet.stream = a
+                out.mux(packet)
+                continue
+            for frame in packet.decode():
+                y = frame.to_ndarray(format="gray")
+                f = av.VideoFrame.from_ndarray(np.stack([y] * 3, -1), "rgb24").reformat(format="yuv420p")
+                f.pts, f.time_base = frame.pts, frame.time_base
+                for p in v.encode(f):
+                    out.mux(p)
+        for p in v.encode(None):
+            out.mux(p)
+
+
+def run_killed(cmd, log_file, kill_at):
+    """Start the batch, SIGKILL it once `kill_at` has started; returns seconds run."""
+    t = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    while proc.poll() is None:
+        if log_file.exists() and f"start {kill_at}" in log_file.read_text():
+            time.sleep(0.3)
+            proc.send_signal(signal.SIGKILL)
+            break
+        time.sleep(0.05)
+    proc.wait()
+    return time.perf_counter() - t, proc.returncode
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--images", type=int, default=14)
+    ap.add_argument("--films", type=int, default=5)
+    ap.add_argument("--frames", type=int, default=72)
+    args = ap.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        shelf = make_shelf(root, args.images, args.films, args.frames)
+        out = root / "colored"
+        cmd = [*FILMCOLOR, "batch", str(shelf), "-o", str(out), "-q"]
+        third = shelf / "films" / "reel2.mp4"
+        first_s, first_rc = run_killed(cmd, out / "filmcolor.log", third)
+        state = json.loads((out / ".filmcolor-state.json").read_text())
+        done_before = sum(v["status"] == "done" for v in state["items"].values())
+        t = time.perf_counter()
+        rerun = subprocess.run(cmd, capture_output=True, text=True)
+        second_s = time.perf_counter() - t
+        report = json.loads((out / "report.json").read_text())
+        leftovers = [p.name for p in out.rglob(".*.part")]
+
+        singles = root / "singles"
+        t = time.perf_counter()
+        for item in report["items"]:
+            src = Path(item["input"])
+            dst = singles / src.relative_to(shelf)
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            subprocess.run([*FILMCOLOR, str(src), str(dst), "-q"], capture_output=True)
+        singles_s = time.perf_counter() - t
+
+    items = args.images + args.films + 1
+    tot = report["totals"]
+    print(f"command: {' '.join(sys.argv)}")
+    print(f"shelf: {args.images} photos, {args.films} films of {args.frames} frames with audio, "
+          f"1 corrupt file ({items} items)\n")
+    print("| step | result |")
+    print("|---|---|")
+    print(f"| first run, SIGKILLed during reel2.mp4 | {first_s:.1f} s, exit {first_rc}, "
+          f"{done_before} items done and recorded |")
+    print(f"| rerun of the same command | {second_s:.1f} s, exit {rerun.returncode}: "
+          f"{tot['done']} done, {tot['skipped']} resumed (skipped), {tot['failed']} failed |")
+    print(f"| temporary files left in OUTDIR | {len(leftovers)} |")
+    print(f"| total (both runs) | {first_s + second_s:.1f} s |")
+    print(f"| sum of {items} single-file runs | {singles_s:.1f} s |")
+    print(f"| ratio total / single-file sum | {(first_s + second_s) / singles_s:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
