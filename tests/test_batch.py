@@ -260,3 +260,14 @@ def test_sigterm_mid_film_stops_cleanly_and_the_rerun_resumes(tmp_path, make_ima
     assert rerun.returncode == 0, rerun.stderr
     report = json.loads((out / "report.json").read_text())
     assert report["totals"]["skipped"] == 1 and report["totals"]["done"] == 1
+
+
+def test_stale_temporary_files_of_a_killed_run_are_removed(shelf, tmp_path, model_path):
+    (shelf / "broken.png").unlink()
+    out = tmp_path / "out"
+    stale = out / "shelf" / "sub" / ".clip.mp4.4242.part"  # as a SIGKILLed run leaves it
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"half a film")
+    run_batch([shelf], out, BatchOptions(weights=model_path, render_size=32, batch_size=2))
+    assert not stale.exists()
+    assert (out / "shelf" / "sub" / "clip.mp4").is_file()
