@@ -58,6 +58,19 @@ def _engine_options(f):
     return f
 
 
+def _smoothing_options(f):
+    """--temporal/--strength/--radius, shared by colorize and batch (None: the default,
+    so colorize can tell an option given for a photo)."""
+    f = click.option("--radius", type=click.IntRange(0, 8), default=None,
+                     help="Films: frames each side that smoothing looks at  [default: 2]")(f)
+    f = click.option("--strength", type=click.FloatRange(0, 1), default=None,
+                     help="Films: smoothing strength, 0..1  [default: 1]")(f)
+    f = click.option("--temporal", type=click.Choice(["flow", "off"]), default=None,
+                     help="Films: chroma smoothing along optical flow, reset at cuts  "
+                          "[default: flow]")(f)
+    return f
+
+
 def _setup_logging(quiet, verbose):
     level = logging.ERROR if quiet else logging.DEBUG if verbose else logging.INFO
     logging.getLogger("filmcolor").setLevel(level)
@@ -103,12 +116,7 @@ def cli():
               help="Films: excerpt length (seconds or [HH:]MM:SS), for a quick preview.")
 @click.option("--compare", is_flag=True,
               help="Films: write the source and the result side by side.")
-@click.option("--temporal", type=click.Choice(["flow", "off"]), default=None,
-              help="Films: chroma smoothing along optical flow, reset at cuts  [default: flow]")
-@click.option("--strength", type=click.FloatRange(0, 1), default=None,
-              help="Films: smoothing strength, 0..1  [default: 1]")
-@click.option("--radius", type=click.IntRange(0, 8), default=None,
-              help="Films: frames each side that smoothing looks at  [default: 2]")
+@_smoothing_options
 @_engine_options
 @_logging_options
 def colorize(input, output, overwrite, codec, crf, preset, start, duration, compare, temporal,
@@ -274,12 +282,7 @@ def eval_(data, weights_list, render_size, batch_size, limit, quiet, verbose):
 @click.option("--crf", type=click.IntRange(0, 51), default=18, show_default=True,
               help="x264 quality for films, lower is better.")
 @click.option("--preset", default="medium", show_default=True, help="x264 speed preset.")
-@click.option("--temporal", type=click.Choice(["flow", "off"]), default="flow",
-              show_default=True, help="Films: chroma smoothing along optical flow.")
-@click.option("--strength", type=click.FloatRange(0, 1), default=None,
-              help="Films: smoothing strength, 0..1  [default: 1]")
-@click.option("--radius", type=click.IntRange(0, 8), default=None,
-              help="Films: frames each side that smoothing looks at  [default: 2]")
+@_smoothing_options
 @_engine_options
 @_logging_options
 def batch(inputs, outdir, jobs, scheduler, gpus_per_job, codec, crf, preset, temporal,

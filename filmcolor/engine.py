@@ -142,29 +142,21 @@ def _first_line(ex):
 
 
 def describe_device():
-    """Where the model runs, in one line: "tensorflow on GPU (NVIDIA H100 ...)" or
-    "jax on CPU". Imports only the active backend's package."""
-    backend = import_keras().config.backend()
-    if backend == "tensorflow":
-        import tensorflow as tf
+    """Where the model runs, in one line: "jax on GPU (gpu:0)" or "tensorflow on CPU".
 
-        with _quiet_stderr():  # CUDA start-up chatter ("failed call to cuInit") on fd 2
-            gpus = tf.config.list_physical_devices("GPU")
-        names = [tf.config.experimental.get_device_details(g).get("device_name", g.name)
-                 for g in gpus]
-    elif backend == "jax":
-        import jax
-
-        devices = jax.devices()  # the default platform: gpu/tpu when present, else cpu
-        if devices[0].platform != "cpu":
-            return f"jax on {devices[0].platform.upper()} " + _named(
-                [d.device_kind for d in devices])
-        names = []
-    elif backend == "torch":
+    Keras' own device list where it has one (TensorFlow, JAX), so no backend package is
+    imported here; PyTorch has no keras.distribution, so it is asked directly."""
+    keras = import_keras()
+    backend = keras.config.backend()
+    if backend == "torch":
         import torch
 
         names = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())
                  ] if torch.cuda.is_available() else []
+    elif keras.distribution is not None:
+        with _quiet_stderr():  # CUDA start-up chatter ("failed call to cuInit") on fd 2
+            devices = keras.distribution.list_devices()
+        names = [d for d in devices if not d.lower().startswith("cpu")]
     else:  # numpy, openvino: the host
         names = []
     return f"{backend} on GPU {_named(names)}" if names else f"{backend} on CPU"

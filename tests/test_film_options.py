@@ -18,6 +18,23 @@ from filmcolor.films import colorize_video
 from filmcolor.video import time_by_dts
 
 
+def write_rgb_clip(path, frames, codec="libx264", rotation=0):
+    """Encode RGB uint8 frames (48 x 64) as yuv420p at FPS, pts 0, 1, 2, ..."""
+    with av.open(str(path), "w") as c:
+        s = c.add_stream(codec, rate=FPS)
+        s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
+        if rotation:
+            s.set_display_rotation(rotation)
+        for i, rgb in enumerate(frames):
+            f = av.VideoFrame.from_ndarray(rgb, "rgb24").reformat(format="yuv420p")
+            f.pts = i
+            for p in s.encode(f):
+                c.mux(p)
+        for p in s.encode(None):
+            c.mux(p)
+    return path
+
+
 @pytest.fixture
 def colorizer(untrained_model):
     return Colorizer(untrained_model, render_size=64, batch_size=4)
@@ -63,19 +80,8 @@ def test_compare_puts_source_and_result_side_by_side(tmp_path, saturating_model)
 
 
 def test_rotation_is_kept(tmp_path, colorizer):
-    src = tmp_path / "rot.mp4"
-    with av.open(str(src), "w") as c:
-        s = c.add_stream("libx264", rate=FPS)
-        s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
-        s.set_display_rotation(90)
-        for i in range(6):
-            f = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 20 * i, np.uint8), "rgb24")
-            f = f.reformat(format="yuv420p")
-            f.pts = i
-            for p in s.encode(f):
-                c.mux(p)
-        for p in s.encode(None):
-            c.mux(p)
+    src = write_rgb_clip(tmp_path / "rot.mp4",
+                         [np.full((48, 64, 3), 20 * i, np.uint8) for i in range(6)], rotation=90)
     out = tmp_path / "out.mp4"
     colorize_video(src, out, colorizer)
     with av.open(str(out)) as c:
@@ -83,19 +89,9 @@ def test_rotation_is_kept(tmp_path, colorizer):
 
 
 def test_colour_input_warns(tmp_path, colorizer, caplog):
-    src = tmp_path / "colour.mp4"
-    with av.open(str(src), "w") as c:
-        s = c.add_stream("libx264", rate=FPS)
-        s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
-        for i in range(4):
-            rgb = np.zeros((48, 64, 3), np.uint8)
-            rgb[..., 0] = 200  # red
-            f = av.VideoFrame.from_ndarray(rgb, "rgb24").reformat(format="yuv420p")
-            f.pts = i
-            for p in s.encode(f):
-                c.mux(p)
-        for p in s.encode(None):
-            c.mux(p)
+    red = np.zeros((48, 64, 3), np.uint8)
+    red[..., 0] = 200
+    src = write_rgb_clip(tmp_path / "colour.mp4", [red] * 4)
     with caplog.at_level(logging.WARNING, logger="filmcolor"):
         colorize_video(src, tmp_path / "out.mp4", colorizer)
     assert sum("has colour" in r.getMessage() for r in caplog.records) == 1
@@ -173,20 +169,9 @@ def _chroma_flicker(path):
 
 
 def test_temporal_smoothing_reduces_flicker_in_the_film(tmp_path):
-    src = tmp_path / "static.mkv"
-    with av.open(str(src), "w") as c:  # a still, textured picture: only chroma can flicker
-        s = c.add_stream("ffv1", rate=FPS)
-        s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
-        yy, xx = np.indices((48, 64))
-        gray = (128 + 60 * np.sin(xx / 4.0) * np.cos(yy / 5.0)).astype(np.uint8)
-        for i in range(16):
-            f = av.VideoFrame.from_ndarray(np.stack([gray] * 3, -1), "rgb24")
-            f = f.reformat(format="yuv420p")
-            f.pts = i
-            for p in s.encode(f):
-                c.mux(p)
-        for p in s.encode(None):
-            c.mux(p)
+    yy, xx = np.indices((48, 64))  # a still, textured picture: only chroma can flicker
+    gray = (128 + 60 * np.sin(xx / 4.0) * np.cos(yy / 5.0)).astype(np.uint8)
+    src = write_rgb_clip(tmp_path / "static.mkv", [np.stack([gray] * 3, -1)] * 16, "ffv1")
     off, on = tmp_path / "off.mkv", tmp_path / "on.mkv"
     for out, temporal in ((off, False), (on, True)):
         colorize_video(src, out, Colorizer(NoisyModel(), render_size=64, batch_size=4),
@@ -196,21 +181,14 @@ def test_temporal_smoothing_reduces_flicker_in_the_film(tmp_path):
 
 
 def test_eval_on_a_colour_film_prints_quality_and_flicker(run_cli, tmp_path, model_path):
-    src = tmp_path / "colour.mp4"
-    with av.open(str(src), "w") as c:
-        s = c.add_stream("libx264", rate=FPS)
-        s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
-        yy, xx = np.indices((48, 64))
-        for i in range(10):
-            rgb = np.zeros((48, 64, 3), np.uint8)
-            rgb[..., 0] = (128 + 100 * np.sin((xx + 2 * i) / 6.0)).astype(np.uint8)
-            rgb[..., 2] = (128 + 100 * np.cos(yy / 5.0)).astype(np.uint8)
-            f = av.VideoFrame.from_ndarray(rgb, "rgb24").reformat(format="yuv420p")
-            f.pts = i
-            for p in s.encode(f):
-                c.mux(p)
-        for p in s.encode(None):
-            c.mux(p)
+    yy, xx = np.indices((48, 64))
+    frames = []
+    for i in range(10):
+        rgb = np.zeros((48, 64, 3), np.uint8)
+        rgb[..., 0] = (128 + 100 * np.sin((xx + 2 * i) / 6.0)).astype(np.uint8)
+        rgb[..., 2] = (128 + 100 * np.cos(yy / 5.0)).astype(np.uint8)
+        frames.append(rgb)
+    src = write_rgb_clip(tmp_path / "colour.mp4", frames)
     code, err = run_cli("eval", "--data", src, "--weights", model_path, "--render-size", "64",
                         "-q")
     out = run_cli.stdout
