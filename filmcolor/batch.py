@@ -3,33 +3,38 @@
     run_batch(["shelf/", "extra/*.mp4"], "colored/", BatchOptions(jobs=2))
 
 Inputs are files, folders (recursive; structure mirrored under OUTDIR/<folder name>/),
-globs, and manifests (.txt/.lst: one path a line). Every path is checked before any work. Each item is colorized by the still or film
-pipeline; a failure (FilmcolorError or OSError) is logged, retried once after the first
-pass, and recorded; it never stops the others. OUTDIR holds:
+globs, and manifests (.txt/.lst: one path a line). Every path is checked before any work.
+
+The work is a list of tasks (tasks.py): a photo, a film, or one segment of a film longer
+than two segments (segments.py), so a long film resumes from its last finished segment and
+its segments spread over the workers. A failed task (FilmcolorError or OSError) is logged,
+retried once after the first pass, and recorded; it never stops the others. The parent
+joins a film's segments when the last one is finished. OUTDIR holds:
 
   .filmcolor-state.json  per item: status, output, the settings it was made with, output
                          size; a rerun skips items done with the same settings whose output
                          is still there at the recorded size
-  report.json            per item: status, seconds, frames, fps, reason; totals on top
-  report.html            the same as a page, with before/after thumbnails
-  filmcolor.log          one line per item event (start, done, skipped, retry, failed)
+  .filmcolor-work/KEY/   a segmented film's plan.json and finished segments, until its join
+  report.json            per item: status, seconds, frames, fps, segments, reason; totals
+  report.html            the same as a page, with before/after thumbnails (report.py)
+  filmcolor.log          one line per item event (start, segment, done, skipped, retry, failed)
 
-All three are rewritten atomically after every item. With jobs > 1 the items run in joblib
-(loky) worker processes, each loading the model once (see _colorizer()).
+State and reports are rewritten atomically after every item. With jobs > 1 the tasks run
+in joblib (loky) worker processes, or on a Dask cluster through joblib's dask backend, each
+worker loading the model once.
 """
 
-import base64
 import glob
-import html
 import json
 import logging
 import os
 import signal
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import report
 from .engine import DEFAULT_BATCH_SIZE, DEFAULT_FILM_RENDER_SIZE, DEFAULT_RENDER_SIZE
 from .errors import (
     FilmcolorError,
@@ -42,17 +47,18 @@ from .errors import (
 )
 from .image import is_image_path, write_atomic
 from .paths import check_writable, same_file
+from .segments import SEGMENT_SECONDS
+from .tasks import Task, run_task
 from .temporal import DEFAULT_RADIUS, DEFAULT_STRENGTH
 from .video import is_video_path
 
 log = logging.getLogger("filmcolor")
 
 STATE_FILE = ".filmcolor-state.json"
-REPORT_JSON = "report.json"
-REPORT_HTML = "report.html"
 LOG_FILE = "filmcolor.log"
+WORK_DIR = ".filmcolor-work"
+PLAN_FILE = "plan.json"
 STATE_VERSION = 1
-THUMB_SIZE = 160  # long side of the report's thumbnails, pixels
 GLOB_CHARS = set("*?[")
 MANIFEST_EXTENSIONS = {".txt", ".lst"}  # an input with this ending lists inputs, one a line
 
@@ -73,6 +79,7 @@ class BatchOptions:
     scheduler: str = None  # a Dask scheduler address (tcp://host:port): run on that cluster
     gpus_per_job: float = 0  # Dask worker resource "GPU" each item needs
     scheduler_timeout: float = 30  # seconds to reach the scheduler
+    segment_seconds: float = SEGMENT_SECONDS  # films cut at keyframes this far apart; 0: never
 
 
 @dataclass
@@ -243,15 +250,40 @@ def _shipped_weights():
     return shipped_weights()
 
 
+@dataclass
+class _Film:
+    """A film done in segments: what is planned, finished, and spent so far."""
+
+    item: Item
+    settings: dict
+    segments: list
+    workdir: Path
+    finished: set
+    resumed: int = 0
+    seconds: float = 0.0
+    failed: bool = False
+    workers: set = field(default_factory=set)  # host:pid of the workers that did segments
+
+    def parts(self):
+        from .segments import part_path
+
+        return [part_path(self.workdir, s) for s in self.segments]
+
+    def complete(self):
+        return len(self.finished) == len(self.segments)
+
+
 class _Run:
-    """One batch run: state, report and thumbnails live in the parent process."""
+    """One batch run: state, report, joins and the progress bar live in the parent."""
 
     def __init__(self, items, outdir, opts, weights):
         self.items, self.outdir, self.opts, self.weights = items, outdir, opts, weights
         self.state_path = outdir / STATE_FILE
         self.state = _load_state(self.state_path)
         self.rows = {}  # key -> report row
-        self.thumbs = {}  # key -> (before, after) data URIs
+        self.thumbs = {}  # key -> ([before URIs], [after URIs])
+        self.films = {}  # key -> _Film, for films done in segments
+        self.bar = None
         self.t0 = time.perf_counter()
 
     def settings(self, item):
@@ -265,55 +297,53 @@ class _Run:
         return s
 
     def go(self):
-        pending = []
+        tasks, frames = [], 0
         for item in self.items:
             settings = self.settings(item)
             if self._is_done(item, settings):
                 old = self.state["items"][item.key]
-                self.rows[item.key] = _row(item, "skipped", old.get("seconds", 0.0),
-                                           old.get("frames", 1), old.get("attempts", 1))
+                self.rows[item.key] = report.row(item, "skipped", old.get("seconds", 0.0),
+                                                 old.get("frames", 1), old.get("attempts", 1))
                 log.info("skipped %s (done earlier with the same settings)", item.src)
                 self._thumbnails(item)
-            else:
-                pending.append((item, settings))
-                self.rows[item.key] = _row(item, "pending")
+                continue
+            new = self._tasks(item, settings)
+            tasks.extend(new)
+            frames += sum(_expected_frames(t) for t in new)
+            self.rows[item.key] = self._pending_row(item)
         self._write_reports()
-
-        bar = None
-        if self.opts.progress and pending:
-            from tqdm import tqdm
-
-            bar = tqdm(total=len(pending), unit="items", desc="batch", dynamic_ncols=True)
+        if self.opts.progress and (tasks or self.films):
+            self.bar = _Progress(frames, sum(r["status"] == "pending"
+                                             for r in self.rows.values()))
         try:
+            for film in list(self.films.values()):
+                if film.complete():  # a killed run finished every segment but not the join
+                    self._join(film)
             failed = []
-            for item, result in self._execute(pending, attempt=1):
+            for task, result in self._execute(tasks, attempt=1):
                 if result["status"] == "failed":
-                    log.warning("retry %s", _named(item, result["reason"]))
-                    failed.append((item, result["settings"]))
+                    log.warning("retry %s", _named(task.item, result["reason"]))
+                    failed.append(task)
                 else:
-                    self._record(item, result)
-                    if bar is not None:
-                        bar.update(1)
-            for item, result in self._execute(failed, attempt=2):
-                self._record(item, result)
-                if bar is not None:
-                    bar.update(1)
+                    self._finished(task, result)
+            for task, result in self._execute(failed, attempt=2):
+                self._finished(task, result)
         except KeyboardInterrupt:  # Ctrl-C or SIGTERM: what is done stays done
-            report = self._write_reports()
+            rep = self._write_reports()
             log.warning("batch stopped: %d done; rerun the same command to resume",
-                        report["totals"]["done"])
+                        rep["totals"]["done"])
             raise
         finally:
-            if bar is not None:
-                bar.close()
-        report = self._write_reports()
-        failures = {r["input"]: r["reason"] for r in report["items"] if r["status"] == "failed"}
-        t = report["totals"]
+            if self.bar is not None:
+                self.bar.close()
+        rep = self._write_reports()
+        failures = {r["input"]: r["reason"] for r in rep["items"] if r["status"] == "failed"}
+        t = rep["totals"]
         log.info("batch: %d done, %d skipped, %d failed in %.1f s; report: %s", t["done"],
-                 t["skipped"], t["failed"], t["seconds"], self.outdir / REPORT_HTML)
+                 t["skipped"], t["failed"], t["seconds"], self.outdir / report.REPORT_HTML)
         if failures:
             raise PartialFailure(failures, len(self.items))
-        return report
+        return rep
 
     def _is_done(self, item, settings):
         old = self.state["items"].get(item.key)
@@ -324,27 +354,136 @@ class _Run:
         except OSError:
             return False
 
-    def _execute(self, pending, attempt):
-        """Yield (item, result) as items finish, in-process or through joblib."""
-        if not pending:
+    # -- films in segments
+
+    def _tasks(self, item, settings):
+        """The item's tasks: itself, or the segments of a long film not finished yet."""
+        if item.kind != "video" or not self.opts.segment_seconds:
+            return [Task(item, settings)]
+        from .segments import part_path, remove_workdir
+
+        workdir = self.outdir / WORK_DIR / item.key
+        segments = self._segments(item, settings, workdir)
+        if not segments:
+            remove_workdir(workdir)
+            return [Task(item, settings)]
+        finished = {s.index for s in segments if part_path(workdir, s).is_file()}
+        film = self.films[item.key] = _Film(item, settings, segments, workdir, finished,
+                                            resumed=len(finished))
+        if finished:
+            log.info("resume %s: %d of %d segments finished earlier", item.src,
+                     len(finished), len(segments))
+        return [Task(item, settings, s, workdir) for s in segments
+                if s.index not in film.finished]
+
+    def _segments(self, item, settings, workdir):
+        """The film's segments: the plan in its work folder if it was made for this source
+        and these settings, else a new plan (and an emptied work folder)."""
+        from .segments import Segment, plan_segments, remove_workdir
+
+        st = item.src.stat()
+        want = {"source": {"size": st.st_size, "mtime_ns": st.st_mtime_ns},
+                "settings": settings, "segment_seconds": self.opts.segment_seconds}
+        plan_file = workdir / PLAN_FILE
+        try:
+            old = json.loads(plan_file.read_text(encoding="utf-8"))
+            if all(old.get(k) == v for k, v in want.items()):
+                return [Segment(*s) for s in old["segments"]]
+        except (OSError, ValueError, TypeError, KeyError):
+            pass
+        remove_workdir(workdir)
+        o = self.opts
+        segments = plan_segments(item.src, item.dst, o.segment_seconds,
+                                 radius=o.radius if o.temporal else 0, codec=o.codec)
+        if segments:
+            workdir.mkdir(parents=True, exist_ok=True)
+            _write_json(plan_file, {**want, "segments": [s.to_list() for s in segments]})
+        return segments
+
+    def _join(self, film):
+        from .segments import join_segments, remove_workdir
+
+        item = film.item
+        t0 = time.perf_counter()
+        result = {"settings": film.settings, "attempt": 1, "frames": None}
+        try:
+            result["frames"] = join_segments(item.src, item.dst, film.parts(), film.segments)
+            result["status"] = "done"
+            remove_workdir(film.workdir)
+            _remove_empty_parents(film.workdir, self.outdir)
+        except (FilmcolorError, OSError) as ex:
+            result["status"] = "failed"
+            result["reason"] = (str(ex).strip().splitlines() or [type(ex).__name__])[0]
+        result["seconds"] = film.seconds + time.perf_counter() - t0
+        self._record(item, result)
+        self.films.pop(item.key, None)
+        if self.bar is not None:
+            self.bar.update(0, item_done=True)
+
+    # -- results
+
+    def _finished(self, task, result):
+        """A task's final result (after its retry, if it needed one)."""
+        item = task.item
+        if task.segment is None:
+            self._record(item, result)
+            if self.bar is not None:
+                self.bar.update(result["frames"] or 0, item_done=True)
+            return
+        film = self.films.get(item.key)
+        if film is None or film.failed:
+            return
+        film.seconds += result["seconds"]
+        if result["status"] == "failed":
+            film.failed = True
+            result = {**result, "seconds": film.seconds,
+                      "reason": f"segment {task.segment.index + 1}: {result['reason']}"}
+            self._record(item, result)
+            self.films.pop(item.key, None)
+            if self.bar is not None:
+                self.bar.update(0, item_done=True)
+            return
+        film.finished.add(task.segment.index)
+        film.workers.add(result["worker"])
+        log.info("segment %d of %d done %s (%.1f s, %s)", task.segment.index + 1,
+                 len(film.segments), item.src, result["seconds"], result["worker"])
+        if self.bar is not None:
+            self.bar.update(result["frames"] or 0)
+        if film.complete():
+            self._join(film)
+        else:
+            self.rows[item.key] = self._pending_row(item)
+            self._write_reports()
+
+    def _pending_row(self, item):
+        film = self.films.get(item.key)
+        segments = (len(film.finished), len(film.segments)) if film else None
+        return report.row(item, "pending", segments=segments)
+
+    def _execute(self, tasks, attempt):
+        """Yield (task, result) as tasks finish, in-process or through joblib."""
+        if not tasks:
             return
         if self.opts.jobs == 1 and not self.opts.scheduler:
-            for item, settings in pending:
-                log.info("start %s (attempt %d)", item.src, attempt)
-                yield item, process_item(item, settings, self.weights, self.opts, attempt)
+            for task in tasks:
+                log.info("start %s (attempt %d)", task.name, attempt)
+                yield task, run_task(task, self.weights, self.opts, attempt)
             return
         from joblib import Parallel, delayed
 
         def calls():
-            for item, settings in pending:
-                log.info("start %s (attempt %d)", item.src, attempt)
-                yield delayed(process_item)(item, settings, self.weights, self.opts, attempt)
+            for task in tasks:
+                log.info("start %s (attempt %d)", task.name, attempt)
+                yield delayed(run_task)(task, self.weights, self.opts, attempt)
 
-        by_key = {item.key: item for item, _ in pending}
+        by_key = {(t.item.key, None if t.segment is None else t.segment.index): t
+                  for t in tasks}
+        # batch_size 1: tasks are long (seconds to minutes), each one goes to a free worker
         with _backend(self.opts), Parallel(n_jobs=-1 if self.opts.scheduler else self.opts.jobs,
+                                           batch_size=1,
                                            return_as="generator_unordered") as parallel:
             for result in parallel(calls()):
-                yield by_key[result["key"]], result
+                yield by_key[result["key"], result["segment"]], result
 
     def _record(self, item, result):
         status = result["status"]
@@ -352,6 +491,12 @@ class _Run:
                  "status": status, "settings": result["settings"],
                  "seconds": result["seconds"], "frames": result["frames"],
                  "attempts": result["attempt"]}
+        film = self.films.get(item.key)
+        segments = (len(film.finished), len(film.segments)) if film else None
+        if film:
+            entry["segments"] = len(film.segments)
+            entry["segments_resumed"] = film.resumed
+            entry["segment_workers"] = sorted(film.workers)
         if status == "done":
             entry["size"] = item.dst.stat().st_size
             log.info("done %s -> %s (%.1f s)", item.src, item.dst, result["seconds"])
@@ -361,29 +506,72 @@ class _Run:
             log.error("failed %s", _named(item, result["reason"]))
         self.state["items"][item.key] = entry
         _write_json(self.state_path, self.state)
-        self.rows[item.key] = _row(item, status, result["seconds"], result["frames"],
-                                   result["attempt"], result.get("reason"))
+        self.rows[item.key] = report.row(item, status, result["seconds"], result["frames"],
+                                         result["attempt"], result.get("reason"), segments)
         self._write_reports()
 
     def _thumbnails(self, item):
-        before = _thumbnail(item.src, item.kind)
-        after = _thumbnail(item.dst, item.kind)
+        before = report.thumbnails(item.src, item.kind)
+        after = report.thumbnails(item.dst, item.kind)
         if before and after:
             self.thumbs[item.key] = (before, after)
 
     def _write_reports(self):
-        rows = [self.rows[i.key] for i in self.items]
-        totals = {s: sum(r["status"] == s for r in rows)
-                  for s in ("done", "failed", "skipped", "pending")}
-        totals["items"] = len(rows)
-        totals["seconds"] = round(time.perf_counter() - self.t0, 3)
-        report = {"totals": totals, "items": rows}
-        write_atomic(self.outdir / REPORT_JSON,
-                     json.dumps(report, indent=2).encode("utf-8"))
-        write_atomic(self.outdir / REPORT_HTML,
-                     _html(report, [self.thumbs.get(i.key) for i in self.items])
-                     .encode("utf-8"))
-        return report
+        return report.write_reports(self.outdir, [self.rows[i.key] for i in self.items],
+                                    [self.thumbs.get(i.key) for i in self.items],
+                                    time.perf_counter() - self.t0)
+
+
+class _Progress:
+    """One bar for the whole run: frames (a photo is one), with items done beside it."""
+
+    def __init__(self, frames, items):
+        from tqdm import tqdm
+
+        self.items, self.done = items, 0
+        self.bar = tqdm(total=frames or None, unit="frames", desc="batch", dynamic_ncols=True)
+        self.bar.set_postfix_str(f"0/{items} items")
+
+    def update(self, frames, item_done=False):
+        self.done += bool(item_done)
+        self.bar.set_postfix_str(f"{self.done}/{self.items} items", refresh=False)
+        self.bar.update(frames)
+
+    def close(self):
+        self.bar.close()
+
+
+def _expected_frames(task):
+    """Frames a task will write, as far as the file tells (for the progress bar)."""
+    if task.segment is not None:
+        return task.segment.frames
+    if task.item.kind != "video":
+        return 1
+    import av
+
+    try:
+        with av.open(str(task.item.src)) as c:
+            s = c.streams.video[0]
+            rate = s.average_rate or s.guessed_rate
+            if s.frames:
+                return s.frames
+            if c.duration and rate:
+                return round(c.duration / av.time_base * rate)
+    except (av.FFmpegError, OSError, IndexError, ValueError, UnicodeDecodeError):
+        pass
+    return 0
+
+
+def _remove_empty_parents(folder, outdir):
+    """Remove the empty folders from `folder` up to OUTDIR's work folder, inclusive."""
+    top = outdir / WORK_DIR
+    folder = folder.parent
+    while folder == top or top in folder.parents:
+        try:
+            folder.rmdir()
+        except OSError:
+            return
+        folder = folder.parent
 
 
 def _backend(opts):
@@ -428,65 +616,6 @@ def _named(item, reason):
     return reason if str(item.src) in reason else f"{item.src}: {reason}"
 
 
-def _row(item, status, seconds=0.0, frames=None, attempts=0, reason=None):
-    frames = frames if frames is not None else (None if item.kind == "video" else 1)
-    ran = status in ("done", "skipped")  # a failed item's speed means nothing
-    fps = round(frames / seconds, 3) if ran and frames and seconds else None
-    return {"input": str(item.src), "output": str(item.dst), "kind": item.kind,
-            "status": status, "seconds": round(seconds, 3), "frames": frames, "fps": fps,
-            "attempts": attempts, "reason": reason}
-
-
-# ----------------------------------------------------------------------------- one item
-
-_COLORIZERS = {}  # (weights path, render size, batch size) -> Colorizer, per process
-
-
-def _colorizer(weights, render_size, batch_size):
-    """The Colorizer for these settings, loaded once per process (loky workers persist)."""
-    key = (str(weights), render_size, batch_size)
-    if key not in _COLORIZERS:
-        from .engine import Colorizer
-        from .model import load_model
-
-        models = {k[0]: c.model for k, c in _COLORIZERS.items()}
-        model = models.get(str(weights)) or load_model(weights)
-        _COLORIZERS[key] = Colorizer(model, render_size=render_size, batch_size=batch_size)
-    return _COLORIZERS[key]
-
-
-def process_item(item, settings, weights, opts, attempt=1):
-    """Colorize one Item; returns a result dict, never raises for a bad item.
-
-    A WeightsError is not the item's fault and propagates (the whole run fails).
-    """
-    colorizer = _colorizer(weights, settings["render_size"], opts.batch_size)
-    t0 = time.perf_counter()
-    result = {"key": item.key, "settings": settings, "attempt": attempt, "frames": None}
-    try:
-        if item.kind == "video":
-            from .films import colorize_video
-
-            out = colorize_video(item.src, item.dst, colorizer, overwrite=True,
-                                 codec=opts.codec, crf=opts.crf, preset=opts.preset,
-                                 temporal=opts.temporal, strength=opts.strength,
-                                 radius=opts.radius)
-            result["frames"] = out.frames
-        else:
-            from .image import write_image
-            from .stills import load_gray
-
-            gray, dtype = load_gray(item.src)
-            write_image(item.dst, colorizer.colorize([gray])[0], dtype)
-            result["frames"] = 1
-        result["status"] = "done"
-    except (FilmcolorError, OSError) as ex:
-        result["status"] = "failed"
-        result["reason"] = (str(ex).strip().splitlines() or [type(ex).__name__])[0]
-    result["seconds"] = time.perf_counter() - t0
-    return result
-
-
 # ----------------------------------------------------------------------------- files
 
 
@@ -508,84 +637,3 @@ def _write_json(path, data):
     write_atomic(path, json.dumps(data, indent=2).encode("utf-8"))
 
 
-def _thumbnail(path, kind):
-    """A JPEG data URI of `path` (a film: its middle frame), long side THUMB_SIZE; None if
-    it cannot be read."""
-    import cv2
-    import numpy as np
-
-    try:
-        if kind == "video":
-            bgr = _middle_frame(path)
-        else:
-            bgr = cv2.imdecode(np.fromfile(path, dtype=np.uint8), cv2.IMREAD_COLOR)
-    except (OSError, ValueError, cv2.error):
-        return None
-    if bgr is None or bgr.size == 0:
-        return None
-    h, w = bgr.shape[:2]
-    scale = THUMB_SIZE / max(h, w)
-    if scale < 1:
-        bgr = cv2.resize(bgr, (max(1, round(w * scale)), max(1, round(h * scale))),
-                         interpolation=cv2.INTER_AREA)
-    ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, 80])
-    if not ok:
-        return None
-    return "data:image/jpeg;base64," + base64.b64encode(buf.tobytes()).decode("ascii")
-
-
-def _middle_frame(path):
-    """BGR uint8 of the frame at half the film's duration (the first one if unknown)."""
-    import av
-
-    try:
-        with av.open(str(path)) as c:
-            stream = c.streams.video[0]
-            target = (c.duration or 0) / av.time_base / 2
-            if target > 0:
-                c.seek(int(target * av.time_base))  # to the keyframe before it
-            frame = None
-            for frame in c.decode(stream):
-                if frame.time is None or frame.time >= target - 1e-3:
-                    break
-            return None if frame is None else frame.to_ndarray(format="bgr24")
-    except (av.FFmpegError, IndexError) as ex:
-        raise ValueError(str(ex)) from ex
-
-
-_CSS = """
-body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222}
-.totals span{display:inline-block;margin-right:1.5em;font-size:1.2em}
-table{border-collapse:collapse;width:100%}
-th,td{border-bottom:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:middle}
-th{white-space:nowrap}td.reason{overflow-wrap:anywhere;min-width:14em}
-td:nth-child(2),td:nth-child(3){overflow-wrap:anywhere;max-width:16em}
-tr.failed{background:#fde2e2}tr.failed .reason{color:#a00;font-weight:600}
-tr.skipped{color:#666}img{max-width:160px;max-height:160px;margin-right:4px}
-"""
-
-
-def _html(report, thumbs):
-    t = report["totals"]
-    e = html.escape
-    out = ["<!doctype html><html><head><meta charset='utf-8'>",
-           "<title>filmcolor batch report</title>", f"<style>{_CSS}</style></head><body>",
-           "<h1>filmcolor batch report</h1><p class='totals'>",
-           f"<span>done: <b>{t['done']}</b></span><span>failed: <b>{t['failed']}</b></span>",
-           f"<span>skipped: <b>{t['skipped']}</b></span>",
-           f"<span>pending: <b>{t['pending']}</b></span>",
-           f"<span>time: <b>{t['seconds']:.1f} s</b></span></p>",
-           ("<table><tr><th>before / after</th><th>input</th><th>output</th><th>kind</th>"
-            "<th>status</th><th>seconds</th><th>frames</th><th>fps</th><th>reason</th></tr>")]
-    for row, pair in zip(report["items"], thumbs):
-        pics = "".join(f"<img src='{uri}' alt='{alt}'>"
-                       for uri, alt in zip(pair, ("before", "after"))) if pair else ""
-        out.append(
-            f"<tr class='{e(row['status'])}'><td>{pics}</td><td>{e(row['input'])}</td>"
-            f"<td>{e(row['output'])}</td><td>{e(row['kind'])}</td>"
-            f"<td>{e(row['status'])}</td><td>{row['seconds']:.2f}</td>"
-            f"<td>{'' if row['frames'] is None else row['frames']}</td>"
-            f"<td>{'' if row['fps'] is None else row['fps']}</td>"
-            f"<td class='reason'>{e(row['reason'] or '')}</td></tr>")
-    out.append("</table></body></html>\n")
-    return "\n".join(out)

@@ -7,6 +7,7 @@ import click
 
 from . import __version__
 from .engine import DEFAULT_BATCH_SIZE, DEFAULT_FILM_RENDER_SIZE, DEFAULT_RENDER_SIZE
+from .segments import SEGMENT_SECONDS
 
 log = logging.getLogger("filmcolor")
 
@@ -282,12 +283,16 @@ def eval_(data, weights_list, render_size, batch_size, limit, quiet, verbose):
 @click.option("--crf", type=click.IntRange(0, 51), default=18, show_default=True,
               help="x264 quality for films, lower is better.")
 @click.option("--preset", default="medium", show_default=True, help="x264 speed preset.")
+@click.option("--segment-seconds", type=click.FloatRange(min=0), default=SEGMENT_SECONDS,
+              show_default=True,
+              help="Films longer than two segments are cut at keyframes at least this far "
+                   "apart: a rerun resumes from the last finished segment, and segments run "
+                   "in parallel. 0: whole films only.")
 @_smoothing_options
 @_engine_options
 @_logging_options
-def batch(inputs, outdir, jobs, scheduler, gpus_per_job, codec, crf, preset, temporal,
-          strength, radius, weights,
-          render_size, batch_size, quiet, verbose):
+def batch(inputs, outdir, jobs, scheduler, gpus_per_job, codec, crf, preset, segment_seconds,
+          temporal, strength, radius, weights, render_size, batch_size, quiet, verbose):
     """Colorize many photos and films (files, folders, globs) into OUTDIR; rerun the same
     command to resume. Exits 3 when some items failed (see OUTDIR/report.html)."""
     from tqdm.contrib.logging import logging_redirect_tqdm
@@ -298,6 +303,6 @@ def batch(inputs, outdir, jobs, scheduler, gpus_per_job, codec, crf, preset, tem
     options = BatchOptions(weights=weights, render_size=render_size, batch_size=batch_size,
                            codec=codec, crf=crf, preset=preset, jobs=jobs, progress=not quiet,
                            scheduler=scheduler, gpus_per_job=gpus_per_job,
-                           **_temporal_args(temporal, strength, radius))
+                           segment_seconds=segment_seconds, **_temporal_args(temporal, strength, radius))
     with logging_redirect_tqdm(loggers=[log]):
         run_batch(inputs, outdir, options)

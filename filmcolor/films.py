@@ -84,7 +84,7 @@ def colorize_video(src, dst, colorizer, overwrite=False, codec=None, crf=18, pre
         try:
             with VideoWriter(dst, reader, codec=codec, crf=crf, preset=preset,
                              compare=compare) as writer:
-                sink = _Sink(writer, bar, ChromaSmoother(strength, radius) if temporal else None)
+                sink = FrameSink(writer, bar, ChromaSmoother(strength, radius) if temporal else None)
                 try:
                     batch = []
                     for item in reader:
@@ -120,7 +120,7 @@ def colorize_video(src, dst, colorizer, overwrite=False, codec=None, crf=18, pre
     return VideoResult(frames=writer.frames_written, seconds=seconds, output=dst)
 
 
-class _Sink:
+class FrameSink:
     """Predicted frames -> (smoother ->) writer, in film order, on a thread of its own.
 
     Smoothing, chroma conversion and encoding then overlap with the next batch's model

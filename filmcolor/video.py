@@ -129,12 +129,15 @@ class VideoReader:
     readable film. Packets that fail to decode are skipped with a warning.
     """
 
-    def __init__(self, path, copy=True, start=None, duration=None):
+    def __init__(self, path, copy=True, start=None, duration=None, seek_pts=None):
         import av
 
         self.path = Path(path)
         self.start = Fraction(start).limit_denominator(10**6) if start else Fraction(0)
         self.end = self.start + Fraction(duration).limit_denominator(10**6) if duration else None
+        # segments.py: start decoding at the keyframe at or before this pts (stream ticks),
+        # keeping the film's own timestamps; the caller picks the frames it wants
+        self.seek_pts = seek_pts
         self._av = av
         try:
             self.container = av.open(str(self.path))
@@ -234,6 +237,20 @@ class VideoReader:
         stop = min(length, self.end) if self.end is not None else length
         return max(0, round((stop - self.start) * rate))
 
+    @property
+    def timed_by_dts(self):
+        """True where the probe found pts running backwards (frames are timed by dts)."""
+        return self._use_dts
+
+    def copied_packets(self):
+        """The packets of the copied streams, in file order, without decoding any video
+        (for segments.join_segments); instead of iterating the reader."""
+        if not self.copy_streams:
+            return
+        for packet in self.container.demux(self.copy_streams):
+            if packet.size:
+                yield packet
+
     # -- iteration
 
     def __iter__(self):
@@ -273,7 +290,9 @@ class VideoReader:
         try:
             wanted = [self.stream, *self.copy_streams]
             video_index = self.stream.index
-            if self.start:
+            if self.seek_pts is not None:
+                self.container.seek(int(self.seek_pts), stream=self.stream, backward=True)
+            elif self.start:
                 # to the keyframe at or before start; frames before it are decoded, not kept
                 self.container.seek(int(self.start / self.stream.time_base)
                                     + (self.stream.start_time or 0),
@@ -538,16 +557,20 @@ class VideoWriter:
     warning; a subtitle stream it cannot hold is skipped with a warning.
     """
 
-    def __init__(self, path, reader, codec=None, crf=18, preset="medium", compare=False):
+    def __init__(self, path, reader, codec=None, crf=18, preset="medium", compare=False,
+                 format=None, template=None, copy=True):
         import av
 
         self._av = av
         self.path = Path(path)
         self.compare = compare  # source | result side by side, twice the width
         self.tmp = temporary_path(self.path)
-        fmt, name = check_output(self.path, codec)
+        # segments.py: `format` names the muxer of a segment file (its encoder is `codec`);
+        # `template` is a stream of encoded video to pass through (mux_video) instead
+        fmt, name = (format, codec) if format else check_output(self.path, codec)
         self.frames_written = 0
         self._done = False
+        self._encoder = template is None
         try:
             self.container = av.open(str(self.tmp), "w", format=fmt,
                                      options=_muxer_options(fmt, reader))
@@ -555,8 +578,12 @@ class VideoWriter:
             self.tmp.unlink(missing_ok=True)
             raise OutputWriteError(f"{self.path}: cannot create output ({_reason(ex)})") from ex
         try:
-            self._add_video(reader, name, crf, preset)
-            self._copies = self._add_copies(reader)
+            if template is None:
+                self._add_video(reader, name, crf, preset)
+            else:
+                self._add_passthrough(reader, template)
+            self._transcoders = {}
+            self._copies = self._add_copies(reader) if copy else {}
         except BaseException:
             self.abort()
             raise
@@ -596,6 +623,17 @@ class VideoWriter:
         self.chroma_size = (fmt.chroma_height(h), fmt.chroma_width(w))
         self._result_chroma_w = fmt.chroma_width(reader.width)  # the result's part in compare
 
+    def _add_passthrough(self, reader, template):
+        try:
+            stream = self.container.add_stream_from_template(template)
+        except ValueError as ex:
+            raise FormatError(f"{self.path}: a {self.path.suffix} file cannot hold "
+                              f"'{template.codec_context.name}' video ({ex})") from ex
+        stream.time_base = template.time_base
+        if reader.rotation:
+            stream.set_display_rotation(reader.rotation)
+        self.stream = stream
+
     def _pick_pix_fmt(self, codec, bits, w, h):
         """yuv420p (yuv420p10le for deep input where the codec has it); 4:4:4 where the
         codec refuses 4:2:0 at an odd width or height (libx264 does)."""
@@ -620,7 +658,6 @@ class VideoWriter:
         """Output streams for the copied ones; audio the container cannot hold is
         transcoded to AAC, a subtitle stream it cannot hold is skipped with a warning."""
         out = {}
-        self._transcoders = {}
         for s in reader.copy_streams:
             try:
                 out[s.index] = self.container.add_stream_from_template(s)
@@ -677,6 +714,12 @@ class VideoWriter:
             raise EncodeError(f"{self.path}: cannot {what} with "
                               f"{self.stream.codec_context.name} ({_reason(ex)})") from ex
 
+    def mux_video(self, packet):
+        """Mux one encoded video packet unchanged (a writer made with a template)."""
+        packet.stream = self.stream
+        self._mux([packet])
+        self.frames_written += 1
+
     def copy(self, packet):
         """Mux a packet of a copied stream unchanged (transcoded where the container needs
         it; dropped if its stream was skipped)."""
@@ -702,7 +745,8 @@ class VideoWriter:
         if self._done:
             return
         try:
-            self._mux(self._encode(None))
+            if self._encoder:
+                self._mux(self._encode(None))
             for transcoder in self._transcoders.values():
                 self._mux(transcoder.packets(None))
             try:

@@ -41,15 +41,15 @@ def by_name(rep):
 
 @pytest.fixture
 def count_calls(monkeypatch):
-    """Counts process_item calls per input name (in-process runs only)."""
+    """Counts run_task calls per input name (in-process runs only)."""
     calls = []
-    real = batch_mod.process_item
+    real = batch_mod.run_task
 
-    def counting(item, *args, **kwargs):
-        calls.append(item.src.name)
-        return real(item, *args, **kwargs)
+    def counting(task, *args, **kwargs):
+        calls.append(task.item.src.name)
+        return real(task, *args, **kwargs)
 
-    monkeypatch.setattr(batch_mod, "process_item", counting)
+    monkeypatch.setattr(batch_mod, "run_task", counting)
     return calls
 
 

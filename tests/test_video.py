@@ -50,8 +50,11 @@ def _fill(frame, planes):
 
 
 def write_clip(path, size=(48, 64), n=N_FRAMES, codec="libx264", pix_fmt="yuv420p",
-               audio=True, pts=None, time_base=None, colour_tags=None, faststart=False):
-    """Write a gray test clip; `pts` (with `time_base`) makes it variable-frame-rate."""
+               audio=True, pts=None, time_base=None, colour_tags=None, faststart=False,
+               gop=None, lumas=None):
+    """Write a gray test clip; `pts` (with `time_base`) makes it variable-frame-rate; `gop`
+    puts a keyframe every that many frames; `lumas` (uint8 arrays of `size`) replace the
+    moving test pattern."""
     h, w = size
     bits = 10 if "10" in pix_fmt else 8
     options = {"movflags": "+faststart"} if faststart else {}
@@ -62,6 +65,8 @@ def write_clip(path, size=(48, 64), n=N_FRAMES, codec="libx264", pix_fmt="yuv420
             vs.time_base = vs.codec_context.time_base = time_base
         if codec == "libx264":
             vs.codec_context.options = {"preset": "ultrafast"}
+        if gop:
+            vs.codec_context.gop_size = gop
         for attr, value in (colour_tags or {}).items():
             setattr(vs.codec_context, attr, value)
         if audio:
@@ -73,7 +78,8 @@ def write_clip(path, size=(48, 64), n=N_FRAMES, codec="libx264", pix_fmt="yuv420
         neutral = np.full((ch, cw), 1 << (bits - 1), dtype)
         for i in range(n):
             frame = av.VideoFrame(w, h, pix_fmt)
-            _fill(frame, [_luma_pattern(h, w, i, bits), neutral, neutral])
+            y = lumas[i] if lumas is not None else _luma_pattern(h, w, i, bits)
+            _fill(frame, [y, neutral, neutral])
             frame.pts = pts[i] if pts is not None else i
             if time_base is not None:
                 frame.time_base = time_base

@@ -1,0 +1,151 @@
+"""The batch's morning report: report.json and report.html in OUTDIR.
+
+Rows are plain dicts (row()); the page shows the totals on top, then one row per item with
+before/after thumbnails (a photo: itself; a film: FILM_THUMBS frames spread over it), its
+status, time, frames, fps, segments and the reason of a failure.
+"""
+
+import base64
+import html
+import json
+
+from .image import write_atomic
+
+REPORT_JSON = "report.json"
+REPORT_HTML = "report.html"
+THUMB_SIZE = 160  # long side of the report's thumbnails, pixels
+FILM_THUMBS = 3  # frames shown per film, at 1/4, 1/2 and 3/4 of its length
+STATUSES = ("done", "failed", "skipped", "pending")
+
+
+def row(item, status, seconds=0.0, frames=None, attempts=0, reason=None, segments=None):
+    """One item's line. `segments` is (finished, total) for a film done in segments."""
+    frames = frames if frames is not None else (None if item.kind == "video" else 1)
+    ran = status in ("done", "skipped")  # a failed item's speed means nothing
+    fps = round(frames / seconds, 3) if ran and frames and seconds else None
+    out = {"input": str(item.src), "output": str(item.dst), "kind": item.kind,
+           "status": status, "seconds": round(seconds, 3), "frames": frames, "fps": fps,
+           "attempts": attempts, "reason": reason}
+    if segments:
+        out["segments"] = {"finished": segments[0], "total": segments[1]}
+    return out
+
+
+def write_reports(outdir, rows, thumbs, seconds):
+    """Rewrite both files atomically; returns the report dict. `thumbs` is a list of
+    (before, after) pairs of data-URI lists, or None, one per row."""
+    totals = {s: sum(r["status"] == s for r in rows) for s in STATUSES}
+    totals["items"] = len(rows)
+    totals["frames"] = sum(r["frames"] or 0 for r in rows if r["status"] in ("done", "skipped"))
+    totals["seconds"] = round(seconds, 3)
+    report = {"totals": totals, "items": rows}
+    write_atomic(outdir / REPORT_JSON, json.dumps(report, indent=2).encode("utf-8"))
+    write_atomic(outdir / REPORT_HTML, _html(report, thumbs).encode("utf-8"))
+    return report
+
+
+# ----------------------------------------------------------------------------- thumbnails
+
+
+def thumbnails(path, kind):
+    """JPEG data URIs of `path`: one for a photo, FILM_THUMBS frames for a film; [] if it
+    cannot be read."""
+    import cv2
+    import numpy as np
+
+    try:
+        if kind == "video":
+            images = _film_frames(path, FILM_THUMBS)
+        else:
+            images = [cv2.imdecode(np.fromfile(path, dtype=np.uint8), cv2.IMREAD_COLOR)]
+    except (OSError, ValueError, cv2.error):
+        return []
+    return [uri for uri in map(_data_uri, images) if uri]
+
+
+def _data_uri(bgr):
+    import cv2
+
+    if bgr is None or bgr.size == 0:
+        return None
+    h, w = bgr.shape[:2]
+    scale = THUMB_SIZE / max(h, w)
+    if scale < 1:
+        bgr = cv2.resize(bgr, (max(1, round(w * scale)), max(1, round(h * scale))),
+                         interpolation=cv2.INTER_AREA)
+    ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, 80])
+    if not ok:
+        return None
+    return "data:image/jpeg;base64," + base64.b64encode(buf.tobytes()).decode("ascii")
+
+
+def _film_frames(path, count):
+    """BGR uint8 frames at k / (count + 1) of the film's duration (the first frame only
+    where the duration is unknown)."""
+    import av
+
+    frames = []
+    try:
+        with av.open(str(path)) as c:
+            stream = c.streams.video[0]
+            length = (c.duration or 0) / av.time_base
+            targets = [length * k / (count + 1) for k in range(1, count + 1)] if length else [0]
+            for target in targets:
+                c.seek(int(target * av.time_base))  # to the keyframe before it
+                frame = None
+                for frame in c.decode(stream):
+                    if frame.time is None or frame.time >= target - 1e-3:
+                        break
+                if frame is not None:
+                    frames.append(frame.to_ndarray(format="bgr24"))
+    except (av.FFmpegError, IndexError) as ex:
+        raise ValueError(str(ex)) from ex
+    return frames
+
+
+# ----------------------------------------------------------------------------- the page
+
+_CSS = """
+body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222}
+.totals span{display:inline-block;margin-right:1.5em;font-size:1.2em}
+table{border-collapse:collapse;width:100%}
+th,td{border-bottom:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:middle}
+th{white-space:nowrap}td.reason{overflow-wrap:anywhere;min-width:14em}
+td:nth-child(2),td:nth-child(3){overflow-wrap:anywhere;max-width:16em}
+tr.failed{background:#fde2e2}tr.failed .reason{color:#a00;font-weight:600}
+tr.skipped{color:#666}img{max-width:120px;max-height:120px;margin-right:3px}
+.pair{white-space:nowrap}.pair div{margin-bottom:2px}
+"""
+
+
+def _html(report, thumbs):
+    t = report["totals"]
+    e = html.escape
+    out = ["<!doctype html><html><head><meta charset='utf-8'>",
+           "<title>filmcolor batch report</title>", f"<style>{_CSS}</style></head><body>",
+           "<h1>filmcolor batch report</h1><p class='totals'>",
+           f"<span>done: <b>{t['done']}</b></span><span>failed: <b>{t['failed']}</b></span>",
+           f"<span>skipped: <b>{t['skipped']}</b></span>",
+           f"<span>pending: <b>{t['pending']}</b></span>",
+           f"<span>frames: <b>{t['frames']}</b></span>",
+           f"<span>time: <b>{t['seconds']:.1f} s</b></span></p>",
+           ("<table><tr><th>before / after</th><th>input</th><th>output</th><th>kind</th>"
+            "<th>status</th><th>seconds</th><th>frames</th><th>fps</th><th>segments</th>"
+            "<th>reason</th></tr>")]
+    for r, pair in zip(report["items"], thumbs):
+        pics = ""
+        if pair:
+            pics = "".join(
+                "<div>" + "".join(f"<img src='{uri}' alt='{alt}'>" for uri in uris) + "</div>"
+                for uris, alt in zip(pair, ("before", "after")))
+        seg = r.get("segments")
+        seg = f"{seg['finished']}/{seg['total']}" if seg else ""
+        out.append(
+            f"<tr class='{e(r['status'])}'><td class='pair'>{pics}</td><td>{e(r['input'])}</td>"
+            f"<td>{e(r['output'])}</td><td>{e(r['kind'])}</td>"
+            f"<td>{e(r['status'])}</td><td>{r['seconds']:.2f}</td>"
+            f"<td>{'' if r['frames'] is None else r['frames']}</td>"
+            f"<td>{'' if r['fps'] is None else r['fps']}</td><td>{seg}</td>"
+            f"<td class='reason'>{e(r['reason'] or '')}</td></tr>")
+    out.append("</table></body></html>\n")
+    return "\n".join(out)

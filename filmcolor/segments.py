@@ -1,0 +1,255 @@
+"""Long films in segments: resumable after a kill, spread over workers, joined losslessly.
+
+    segments = plan_segments(src, dst, seconds=120, radius=2)  # [] means: one pass
+    for seg in segments:                                        # any order, any machine
+        colorize_segment(src, dst, seg, part_path(work, seg), colorizer, ...)
+    join_segments(src, dst, [part_path(work, s) for s in segments], segments)
+
+Cuts fall on keyframes of the input, at least `seconds` apart. A segment holds the frames
+whose pts lie in [first, end) and is encoded on its own into an MP4 file (MP4 keeps pts,
+dts and the time base exactly, and its global header carries the SPS/PPS the output needs).
+The join copies the encoded packets into the output, with the input's audio and subtitle
+packets muxed once, in time order; nothing is re-encoded.
+
+Temporal smoothing is the same as in one pass: the smoothed chroma of a frame depends only
+on the frames within `radius` of it (temporal.ChromaSmoother), so each segment also decodes
+and predicts `radius` frames on each side of its span (the overlap) and writes only its own.
+The model colours each frame on its own, so a segmented film equals the one-pass film frame
+for frame (tests/test_segments.py compares them losslessly).
+
+Only films that can be cut exactly are segmented: an indexed input container (MP4/MOV,
+Matroska), every frame with its own increasing pts, and an output container with global
+headers (MP4, MOV, Matroska, WebM). Anything else is done in one pass.
+"""
+
+import bisect
+import logging
+import os
+from collections import deque
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from .errors import EncodeError, VideoOpenError
+from .films import FrameSink
+from .temporal import DEFAULT_RADIUS, DEFAULT_STRENGTH, ChromaSmoother
+from .video import VideoReader, VideoWriter, check_output
+
+log = logging.getLogger("filmcolor")
+
+SEGMENT_SECONDS = 120  # a kill loses at most this much work
+SEGMENT_OUTPUTS = {"mp4", "mov", "matroska", "webm"}  # muxers with global headers
+SEEKABLE_INPUTS = ("mov", "matroska")  # demuxers whose index makes keyframe seeks exact
+# segment files: Matroska would lose the dts of B-frames and count in ms; MP4 keeps both
+# exactly and holds every encoder offered (x264, x265, FFV1, VP9, MPEG-2)
+PART_FORMAT, PART_SUFFIX = "mp4", "mp4"
+
+
+@dataclass(frozen=True)
+class Segment:
+    index: int
+    first: int  # pts of its first frame, in the video stream's ticks (a keyframe but for 0)
+    end: int  # pts of the next segment's first frame; -1 for the last segment
+    seek: int  # where its decoding starts: `radius` frames before `first`; -1: at the start
+    frames: int  # frames it writes
+
+    def holds(self, pts):
+        return pts >= self.first and (self.end < 0 or pts < self.end)
+
+    def to_list(self):
+        return list(asdict(self).values())
+
+
+def plan_segments(src, dst, seconds=SEGMENT_SECONDS, radius=DEFAULT_RADIUS, codec=None):
+    """Segments of the film `src` for the output `dst`, or [] where the film is done in
+    one pass (shorter than two segments, or not exactly cuttable; see the module doc).
+    Reads every video packet's header, decodes nothing beyond the reader's probe; never
+    raises for a bad film (it is left to the one-pass path to report)."""
+    if not seconds or seconds <= 0:
+        return []
+    try:
+        fmt, _ = check_output(dst, codec)
+        if fmt not in SEGMENT_OUTPUTS:
+            return []
+        with VideoReader(src, copy=False) as reader:
+            if reader.timed_by_dts or not reader.container.format.name.startswith(
+                    SEEKABLE_INPUTS):
+                return []
+            stream = reader.stream
+            pts, keys = [], []
+            for packet in reader.container.demux(stream):
+                if not packet.size:
+                    continue
+                if packet.pts is None:
+                    return []
+                pts.append(packet.pts)
+                if packet.is_keyframe:
+                    keys.append(packet.pts)
+            tb = stream.time_base
+    except Exception as ex:  # noqa: BLE001 - planning is best effort, one pass reports
+        log.debug("%s: not segmented (%s)", src, ex)
+        return []
+    pts.sort()
+    if not pts or any(a >= b for a, b in zip(pts, pts[1:])):
+        return []
+    starts = [pts[0]]
+    for k in sorted(keys):
+        if (k - starts[-1]) * tb >= seconds:
+            starts.append(k)
+    if len(starts) < 2:
+        return []
+    segments = []
+    for i, first in enumerate(starts):
+        lo = bisect.bisect_left(pts, first)
+        end = starts[i + 1] if i + 1 < len(starts) else -1
+        hi = bisect.bisect_left(pts, end) if end >= 0 else len(pts)
+        seek = -1 if i == 0 else pts[max(0, lo - radius)]
+        segments.append(Segment(i, first, end, seek, hi - lo))
+    return segments
+
+
+def part_path(workdir, segment):
+    return Path(workdir) / f"seg-{segment.index:05d}.{PART_SUFFIX}"
+
+
+class _SpanWriter:
+    """The writer for one segment: frames outside its span (the overlap) are dropped."""
+
+    def __init__(self, writer, segment):
+        self.writer, self.segment = writer, segment
+
+    def write(self, frame, ab, small):
+        if self.segment.holds(frame.pts):
+            self.writer.write(frame, ab, small)
+
+    def copy(self, packet):  # segments carry no audio: it is muxed once, at the join
+        pass
+
+
+def colorize_segment(src, dst, segment, part, colorizer, codec=None, crf=18,
+                     preset="medium", temporal=True, strength=DEFAULT_STRENGTH,
+                     radius=DEFAULT_RADIUS):
+    """Colorize one segment of `src` into the MP4 file `part` (temporary name, then
+    renamed); `dst` is the film's final output, whose container picks the encoder.
+    Returns the frames written."""
+    _, name = check_output(dst, codec)
+    with VideoReader(src, copy=False, seek_pts=None if segment.seek < 0 else segment.seek) \
+            as reader:
+        with VideoWriter(part, reader, codec=name, crf=crf, preset=preset,
+                         format=PART_FORMAT, copy=False) as writer:
+            smoother = ChromaSmoother(strength, radius) if temporal else None
+            context = radius if smoother is not None and smoother.active else 0
+            sink = FrameSink(_SpanWriter(writer, segment), None, smoother)
+            try:
+                _feed(reader, segment, context, sink, colorizer, src)
+                sink.finish()
+            finally:
+                sink.stop()
+            if reader.packets_skipped > reader.frames_decoded:
+                raise VideoOpenError(
+                    f"{src}: video stream unreadable in segment {segment.index}: "
+                    f"{reader.packets_skipped} corrupt packets, {reader.frames_decoded} "
+                    "frames decoded")
+            if writer.frames_written < segment.frames:
+                log.warning("%s: segment %d: wrote %d of its %d frames (corrupt packets?)",
+                            src, segment.index, writer.frames_written, segment.frames)
+            return writer.frames_written
+
+
+def _feed(reader, segment, context, sink, colorizer, src):
+    """Frames of the segment plus `context` on each side, in batches, to the sink."""
+    lead = deque(maxlen=context)
+    batch, trailing, started = [], 0, False
+    for frame in reader:
+        if frame.pts < segment.first:
+            lead.append(frame)
+            continue
+        if not started:
+            started = True
+            if segment.seek >= 0 and not lead and frame.pts > segment.first:
+                raise VideoOpenError(f"{src}: seeking to segment {segment.index} missed "
+                                     f"its first frame (pts {segment.first})")
+            batch.extend(lead)
+        if segment.end >= 0 and frame.pts >= segment.end:
+            trailing += 1
+            if trailing > context:
+                break
+        batch.append(frame)
+        if len(batch) >= colorizer.batch_size:
+            sink.predict(batch[:colorizer.batch_size], colorizer)
+            batch = batch[colorizer.batch_size:]
+    while batch:
+        sink.predict(batch[:colorizer.batch_size], colorizer)
+        batch = batch[colorizer.batch_size:]
+
+
+def join_segments(src, dst, parts, segments):
+    """Mux the segment files' video, unchanged, with `src`'s audio and subtitle packets
+    into `dst` (temporary name, then renamed). Returns the frames written; raises
+    EncodeError if the parts do not fit together (different encoder headers, a frame
+    count that is not the sum of the parts')."""
+    import av
+
+    dst = Path(dst)
+    opened = []
+    try:
+        for part in parts:
+            opened.append(av.open(str(part)))
+        first = opened[0].streams.video[0]
+        for part, c in zip(parts, opened):
+            if bytes(c.streams.video[0].codec_context.extradata or b"") != \
+                    bytes(first.codec_context.extradata or b""):
+                raise EncodeError(f"{dst}: segment {part.name} was encoded with other "
+                                  "settings; delete the work folder and rerun")
+        with VideoReader(src) as reader, \
+                VideoWriter(dst, reader, template=first) as writer:
+            merged = _by_time(_video_packets(opened), reader.copied_packets())
+            for kind, packet in merged:
+                if kind == 0:
+                    writer.mux_video(packet)
+                else:
+                    writer.copy(packet)
+            expected = sum(s.frames for s in segments)
+            if writer.frames_written < expected:
+                log.warning("%s: %d of the %d planned frames (corrupt packets?)", dst,
+                            writer.frames_written, expected)
+            frames = writer.frames_written
+    finally:
+        for c in opened:
+            c.close()
+    return frames
+
+
+def _video_packets(containers):
+    for c in containers:
+        for packet in c.demux(c.streams.video[0]):
+            if packet.size:
+                yield packet
+
+
+def _by_time(video, copied):
+    """(0, video packet) and (1, copied packet) in decoding-time order: the muxer
+    interleaves only what it holds, so it is fed the two streams already merged."""
+    import heapq
+
+    def keyed(kind, packets):
+        for n, p in enumerate(packets):
+            ts = p.dts if p.dts is not None else p.pts
+            t = float(ts * p.time_base) if ts is not None else float("-inf")
+            yield (t, kind, n, p)
+
+    for _, kind, _, packet in heapq.merge(keyed(0, video), keyed(1, copied)):
+        yield kind, packet
+
+
+def remove_workdir(workdir):
+    """Delete a film's work folder after its join (only files this module wrote)."""
+    workdir = Path(workdir)
+    if not workdir.is_dir():
+        return
+    for f in workdir.iterdir():
+        if f.is_file():
+            f.unlink(missing_ok=True)
+    try:
+        os.rmdir(workdir)
+    except OSError as ex:
+        log.debug("%s: work folder kept (%s)", workdir, ex)

@@ -1,0 +1,82 @@
+"""The batch's units of work, as they run in a worker (this process, a loky worker or a
+Dask worker): a photo, a whole film, or one segment of a long film.
+
+run_task() never raises for a bad input: it returns a result dict with status "done" or
+"failed" and the one-line reason. A WeightsError is not the item's fault and propagates.
+The model is loaded once per worker process (_colorizer()).
+"""
+
+import os
+import socket
+import time
+from dataclasses import dataclass
+
+from .errors import FilmcolorError
+
+
+@dataclass(frozen=True)
+class Task:
+    item: object  # batch.Item
+    settings: dict  # what the output is made with (the state file's record)
+    segment: object = None  # segments.Segment, None for a whole photo or film
+    workdir: object = None  # the film's work folder (segments only)
+
+    @property
+    def name(self):
+        if self.segment is None:
+            return str(self.item.src)
+        return f"{self.item.src} [segment {self.segment.index + 1}]"
+
+
+_COLORIZERS = {}  # (weights path, render size, batch size) -> Colorizer, per process
+
+
+def _colorizer(weights, render_size, batch_size):
+    """The Colorizer for these settings, loaded once per process (workers persist)."""
+    key = (str(weights), render_size, batch_size)
+    if key not in _COLORIZERS:
+        from .engine import Colorizer
+        from .model import load_model
+
+        models = {k[0]: c.model for k, c in _COLORIZERS.items()}
+        model = models.get(str(weights)) or load_model(weights)
+        _COLORIZERS[key] = Colorizer(model, render_size=render_size, batch_size=batch_size)
+    return _COLORIZERS[key]
+
+
+def run_task(task, weights, opts, attempt=1):
+    """Do one task; returns {key, segment, status, frames, seconds, attempt, worker,
+    reason}; `worker` is host:pid (which worker did a film's segments is in the report)."""
+    colorizer = _colorizer(weights, task.settings["render_size"], opts.batch_size)
+    t0 = time.perf_counter()
+    item = task.item
+    result = {"key": item.key, "segment": None if task.segment is None else task.segment.index,
+              "settings": task.settings, "attempt": attempt, "frames": None,
+              "worker": f"{socket.gethostname()}:{os.getpid()}"}
+    film = dict(codec=opts.codec, crf=opts.crf, preset=opts.preset, temporal=opts.temporal,
+                strength=opts.strength, radius=opts.radius)
+    try:
+        if task.segment is not None:
+            from .segments import colorize_segment, part_path
+
+            part = part_path(task.workdir, task.segment)
+            result["frames"] = colorize_segment(item.src, item.dst, task.segment, part,
+                                                colorizer, **film)
+        elif item.kind == "video":
+            from .films import colorize_video
+
+            out = colorize_video(item.src, item.dst, colorizer, overwrite=True, **film)
+            result["frames"] = out.frames
+        else:
+            from .image import write_image
+            from .stills import load_gray
+
+            gray, dtype = load_gray(item.src)
+            write_image(item.dst, colorizer.colorize([gray])[0], dtype)
+            result["frames"] = 1
+        result["status"] = "done"
+    except (FilmcolorError, OSError) as ex:
+        result["status"] = "failed"
+        result["reason"] = (str(ex).strip().splitlines() or [type(ex).__name__])[0]
+    result["seconds"] = time.perf_counter() - t0
+    return result
