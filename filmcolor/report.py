@@ -21,6 +21,8 @@ STATUSES = ("done", "failed", "skipped", "pending")
 def row(item, status, seconds=0.0, frames=None, attempts=0, reason=None, segments=None):
     """One item's line. `segments` is (finished, total) for a film done in segments."""
     frames = frames if frames is not None else (None if item.kind == "video" else 1)
+    if status == "failed":
+        frames = None
     ran = status in ("done", "skipped")  # a failed item's speed means nothing
     fps = round(frames / seconds, 3) if ran and frames and seconds else None
     out = {"input": str(item.src), "output": str(item.dst), "kind": item.kind,
@@ -40,7 +42,7 @@ def write_reports(outdir, rows, thumbs, seconds):
     totals["seconds"] = round(seconds, 3)
     report = {"totals": totals, "items": rows}
     write_atomic(outdir / REPORT_JSON, json.dumps(report, indent=2).encode("utf-8"))
-    write_atomic(outdir / REPORT_HTML, _html(report, thumbs).encode("utf-8"))
+    write_atomic(outdir / REPORT_HTML, _html(report, thumbs, outdir).encode("utf-8"))
     return report
 
 
@@ -110,15 +112,19 @@ body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222}
 .totals span{display:inline-block;margin-right:1.5em;font-size:1.2em}
 table{border-collapse:collapse;width:100%}
 th,td{border-bottom:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:middle}
-th{white-space:nowrap}td.reason{overflow-wrap:anywhere;min-width:14em}
-td:nth-child(2),td:nth-child(3){overflow-wrap:anywhere;max-width:16em}
+th{white-space:nowrap}td.reason{overflow-wrap:anywhere;min-width:12em;max-width:22em}
+td.path{overflow-wrap:anywhere;min-width:9em;max-width:18em}
 tr.failed{background:#fde2e2}tr.failed .reason{color:#a00;font-weight:600}
-tr.skipped{color:#666}img{max-width:120px;max-height:120px;margin-right:3px}
+tr.skipped{color:#666}img{max-width:96px;max-height:96px;margin-right:3px}
 .pair{white-space:nowrap}.pair div{margin-bottom:2px}
 """
 
 
-def _html(report, thumbs):
+def _html(report, thumbs, outdir):
+    """The page: totals, then failures first (what a person must act on), then the rest
+    in input order."""
+    import os
+
     t = report["totals"]
     e = html.escape
     out = ["<!doctype html><html><head><meta charset='utf-8'>",
@@ -129,10 +135,11 @@ def _html(report, thumbs):
            f"<span>pending: <b>{t['pending']}</b></span>",
            f"<span>frames: <b>{t['frames']}</b></span>",
            f"<span>time: <b>{t['seconds']:.1f} s</b></span></p>",
-           ("<table><tr><th>before / after</th><th>input</th><th>output</th><th>kind</th>"
-            "<th>status</th><th>seconds</th><th>frames</th><th>fps</th><th>segments</th>"
-            "<th>reason</th></tr>")]
-    for r, pair in zip(report["items"], thumbs):
+           ("<table><tr><th>before / after</th><th>input</th><th>status</th><th>reason</th>"
+            "<th>output (in this folder)</th><th>kind</th><th>seconds</th><th>frames</th>"
+            "<th>fps</th><th>segments</th></tr>")]
+    rows = sorted(zip(report["items"], thumbs), key=lambda rt: rt[0]["status"] != "failed")
+    for r, pair in rows:
         pics = ""
         if pair:
             pics = "".join(
@@ -141,11 +148,12 @@ def _html(report, thumbs):
         seg = r.get("segments")
         seg = f"{seg['finished']}/{seg['total']}" if seg else ""
         out.append(
-            f"<tr class='{e(r['status'])}'><td class='pair'>{pics}</td><td>{e(r['input'])}</td>"
-            f"<td>{e(r['output'])}</td><td>{e(r['kind'])}</td>"
-            f"<td>{e(r['status'])}</td><td>{r['seconds']:.2f}</td>"
+            f"<tr class='{e(r['status'])}'><td class='pair'>{pics}</td>"
+            f"<td class='path'>{e(r['input'])}</td><td>{e(r['status'])}</td>"
+            f"<td class='reason'>{e(r['reason'] or '')}</td>"
+            f"<td class='path'>{e(os.path.relpath(r['output'], outdir))}</td>"
+            f"<td>{e(r['kind'])}</td><td>{r['seconds']:.1f}</td>"
             f"<td>{'' if r['frames'] is None else r['frames']}</td>"
-            f"<td>{'' if r['fps'] is None else r['fps']}</td><td>{seg}</td>"
-            f"<td class='reason'>{e(r['reason'] or '')}</td></tr>")
+            f"<td>{'' if r['fps'] is None else round(r['fps'], 1)}</td><td>{seg}</td></tr>")
     out.append("</table></body></html>\n")
     return "\n".join(out)

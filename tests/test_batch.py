@@ -3,12 +3,14 @@ and --jobs 2 against --jobs 1. All with the untrained model and tiny generated f
 
 import json
 import logging
+import os
 
 import pytest
 from test_video import write_clip
 
 from filmcolor import batch as batch_mod
 from filmcolor import errors
+from filmcolor import report as report_mod
 from filmcolor.batch import BatchOptions, run_batch
 
 
@@ -77,7 +79,8 @@ def test_batch_isolates_failure_reports_and_resumes(shelf, tmp_path, model_path,
 
     page = (out / "report.html").read_text()
     assert "broken.png" in page and "not a readable image" in page
-    assert page.count("data:image/jpeg;base64,") >= 2 * 4  # a before/after pair per item
+    # before and after: a photo once each, the film at 3 points of its length each
+    assert page.count("data:image/jpeg;base64,") == 3 * 2 + 2 * report_mod.FILM_THUMBS
 
     logged = (out / "filmcolor.log").read_text()
     assert "retry" in logged and "failed" in logged and "done" in logged
@@ -271,3 +274,73 @@ def test_stale_temporary_files_of_a_killed_run_are_removed(shelf, tmp_path, mode
     run_batch([shelf], out, BatchOptions(weights=model_path, render_size=32, batch_size=2))
     assert not stale.exists()
     assert (out / "shelf" / "sub" / "clip.mp4").is_file()
+
+
+def test_outdir_that_cannot_be_created_fails_clearly(run_cli, shelf, tmp_path, model_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    code, err = run_cli("batch", shelf, "-o", blocker / "out", "--weights", model_path, "-q")
+    assert code == errors.EXIT_ERROR
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "a_file" in lines[0] and "not writable" in lines[0], err
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write into a read-only folder")
+def test_read_only_outdir_fails_clearly(run_cli, shelf, tmp_path, model_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    out.chmod(0o555)
+    try:
+        code, err = run_cli("batch", shelf, "-o", out, "--weights", model_path, "-q")
+    finally:
+        out.chmod(0o755)
+    assert code == errors.EXIT_ERROR and "not writable" in err
+    assert list(out.iterdir()) == []
+
+
+def test_full_disk_fails_the_film_clearly_and_the_rerun_finishes_it(tmp_path, make_image,
+                                                                    model_path):
+    """Writes past 512 KiB fail (RLIMIT_FSIZE, as a full disk fails them): the film's
+    output is refused with its reason, nothing half-written is left or recorded as done,
+    the photo is done, exit 3; the same command with room again finishes only the film."""
+    import resource
+    import subprocess
+    import sys
+
+    make_image("shelf/a.png", seed=1)
+    write_clip(tmp_path / "shelf" / "film.mkv", size=(240, 320), n=24, audio=False)
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "filmcolor", "batch", str(tmp_path / "shelf"), "-o", str(out),
+           "--weights", str(model_path), "--render-size", "32", "--codec", "ffv1", "-q"]
+    limit = 512 * 1024
+
+    def small_disk():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    full = subprocess.run(cmd, capture_output=True, text=True, timeout=300,
+                          preexec_fn=small_disk)
+    assert full.returncode == errors.EXIT_PARTIAL, full.stderr
+    items = report(out)["items"]
+    film = by_name(report(out))["film.mkv"]
+    assert film["status"] == "failed" and "film.mkv" in film["reason"]
+    assert "too large" in film["reason"].lower(), film["reason"]
+    assert by_name({"items": items})["a.png"]["status"] == "done"
+    assert not (out / "shelf" / "film.mkv").exists()
+    assert not [p for p in out.rglob("*") if p.name.endswith(".part")]
+    state = json.loads((out / ".filmcolor-state.json").read_text())
+    assert state["items"]["shelf/film.mkv"]["status"] == "failed"
+
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr
+    t = report(out)["totals"]
+    assert (t["done"], t["skipped"]) == (1, 1)
+    assert (out / "shelf" / "film.mkv").stat().st_size > limit
+
+
+def test_one_progress_bar_counts_frames_and_items(run_cli, shelf, tmp_path, model_path):
+    (shelf / "broken.png").unlink()
+    code, err = run_cli("batch", shelf, "-o", tmp_path / "out", "--weights", model_path,
+                        "--render-size", "32")
+    assert code == 0, err
+    # 3 photos (a frame each) and the 6-frame clip
+    assert "9/9 [" in err and "4/4 items" in err, err
