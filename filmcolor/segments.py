@@ -31,6 +31,7 @@ from pathlib import Path
 
 from .errors import EncodeError, VideoOpenError
 from .films import FrameSink
+from .paths import check_writable
 from .temporal import DEFAULT_RADIUS, DEFAULT_STRENGTH, ChromaSmoother
 from .video import VideoReader, VideoWriter, check_output
 
@@ -190,6 +191,7 @@ def join_segments(src, dst, parts, segments):
     import av
 
     dst = Path(dst)
+    check_writable({dst.parent})
     opened = []
     try:
         for part in parts:

@@ -4,11 +4,13 @@
     python scripts/simulate_overnight.py [--images 14] [--films 5] [--frames 72]
 
 Makes a shelf of gray photos (from samples/ladybird_bw.jpg, cropped and flipped), short
-films (excerpts of samples/megamind_bw.mp4 with their audio) and one corrupt file; runs
-`filmcolor batch` on it, SIGKILLs it while the third film is being colorized, reruns the
-same command, and prints items done, failed and resumed, and the total time against the
-sum of single-file `filmcolor IN OUT` runs of the same items (each its own process, as a
-shell loop would do it).
+films (excerpts of samples/megamind_bw.mp4 with their audio, a keyframe a second) and one
+corrupt file; runs `filmcolor batch --segment-seconds 1` on it, so each film is done in
+segments, SIGKILLs it once the first segment of the third film is finished, reruns the same
+command, and prints items done, failed and resumed, the segments the killed film resumed
+from, whether its joined output has the source's frame times and audio packets, and the
+total time against the sum of single-file `filmcolor IN OUT` runs of the same items (each
+its own process, as a shell loop would do it).
 """
 
 import argparse
@@ -37,7 +39,8 @@ def make_shelf(root, n_images, n_films, frames):
     h, w = photo.shape
     for i in range(n_images):
         crop = photo[(i * 17) % (h // 3):, (i * 29) % (w // 3):]
-        cv2.imwrite(str(shelf / "photos" / f"photo{i:02d}.jpg"), crop[:, ::-1] if i % 2 else crop)
+        cv2.imwrite(str(shelf / "photos" / f"photo{i:02d}.jpg"),
+                    crop[:, ::-1] if i % 2 else crop)
     fps = 2997 / 125  # the sample's frame rate
     for i in range(n_films):
         start = (i * 1.7) % 7.0
@@ -54,22 +57,26 @@ def _excerpt(src, dst, start, seconds):
     with av.open(str(src)) as inp, av.open(str(dst), "w") as out:
         v_in, a_in = inp.streams.video[0], inp.streams.audio[0]
         v = out.add_stream("libx264", rate=v_in.average_rate)
-        v.width, v.height, v.pix_fmt = v_in.codec_context.width, v_in.codec_context.height, "yuv420p"
+        v.width, v.height = v_in.codec_context.width, v_in.codec_context.height
+        v.pix_fmt = "yuv420p"
         v.codec_context.options = {"preset": "ultrafast", "crf": "23"}
+        v.codec_context.gop_size = 24  # a keyframe a second: where segments can be cut
         a = out.add_stream_from_template(a_in)
         for packet in inp.demux(v_in, a_in):
-            if packet.pts is None or not packet.size:
-                continue
-            t = float(packet.pts * packet.time_base)
-            if t < start or t >= start + seconds:
-                continue
             if packet.stream.type == "audio":
-                packet.stream = a
-                out.mux(packet)
+                if packet.pts is None or not packet.size:
+                    continue
+                t = float(packet.pts * packet.time_base)
+                if start <= t < start + seconds:
+                    packet.stream = a
+                    out.mux(packet)
                 continue
-            for frame in packet.decode():
+            for frame in packet.decode():  # every packet: frames need their references
+                if not start <= frame.time < start + seconds:
+                    continue
                 y = frame.to_ndarray(format="gray")
-                f = av.VideoFrame.from_ndarray(np.stack([y] * 3, -1), "rgb24").reformat(format="yuv420p")
+                f = av.VideoFrame.from_ndarray(np.stack([y] * 3, -1), "rgb24").reformat(
+                    format="yuv420p")
                 f.pts, f.time_base = frame.pts, frame.time_base
                 for p in v.encode(f):
                     out.mux(p)
@@ -77,18 +84,33 @@ def _excerpt(src, dst, start, seconds):
             out.mux(p)
 
 
-def run_killed(cmd, log_file, kill_at):
-    """Start the batch, SIGKILL it once `kill_at` has started; returns seconds run."""
+def run_killed(cmd, log_file, film):
+    """Start the batch, SIGKILL it once the first segment of `film` is finished; returns
+    (seconds run, exit status)."""
     t = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     while proc.poll() is None:
-        if log_file.exists() and f"start {kill_at}" in log_file.read_text():
-            time.sleep(0.3)
+        lines = log_file.read_text().splitlines() if log_file.exists() else []
+        if any(" done " in line and f"{film} (" in line and "segment" in line
+               for line in lines):
             proc.send_signal(signal.SIGKILL)
             break
-        time.sleep(0.05)
+        time.sleep(0.01)
     proc.wait()
     return time.perf_counter() - t, proc.returncode
+
+
+def same_times_and_audio(a, b):
+    import av
+
+    def probe(path):
+        with av.open(str(path)) as c:
+            times = [f.pts * f.time_base for f in c.decode(video=0)]
+        with av.open(str(path)) as c:
+            audio = [bytes(p) for p in c.demux(audio=0) if p.size]
+        return times, audio
+
+    return probe(a) == probe(b)
 
 
 def main(argv=None):
@@ -101,7 +123,8 @@ def main(argv=None):
         root = Path(tmp)
         shelf = make_shelf(root, args.images, args.films, args.frames)
         out = root / "colored"
-        cmd = [*FILMCOLOR, "batch", str(shelf), "-o", str(out), "-q"]
+        cmd = [*FILMCOLOR, "batch", str(shelf), "-o", str(out), "--segment-seconds", "1",
+               "-q"]
         third = shelf / "films" / "reel2.mp4"
         first_s, first_rc = run_killed(cmd, out / "filmcolor.log", third)
         state = json.loads((out / ".filmcolor-state.json").read_text())
@@ -111,6 +134,9 @@ def main(argv=None):
         second_s = time.perf_counter() - t
         report = json.loads((out / "report.json").read_text())
         leftovers = [p.name for p in out.rglob(".*.part")]
+        film = json.loads((out / ".filmcolor-state.json").read_text())["items"][
+            "shelf/films/reel2.mp4"]
+        intact = same_times_and_audio(third, out / "shelf" / "films" / "reel2.mp4")
 
         singles = root / "singles"
         t = time.perf_counter()
@@ -128,10 +154,14 @@ def main(argv=None):
           f"1 corrupt file ({items} items)\n")
     print("| step | result |")
     print("|---|---|")
-    print(f"| first run, SIGKILLed during reel2.mp4 | {first_s:.1f} s, exit {first_rc}, "
+    print(f"| first run, SIGKILLed inside reel2.mp4 | {first_s:.1f} s, exit {first_rc}, "
           f"{done_before} items done and recorded |")
     print(f"| rerun of the same command | {second_s:.1f} s, exit {rerun.returncode}: "
           f"{tot['done']} done, {tot['skipped']} resumed (skipped), {tot['failed']} failed |")
+    print(f"| reel2.mp4 resumed from its segments | {film.get('segments_resumed')} of "
+          f"{film.get('segments')} finished before the kill; frames {film.get('frames')} |")
+    print(f"| reel2.mp4 joined: frame times and audio packets = source's | "
+          f"{'yes' if intact else 'NO'} |")
     print(f"| temporary files left in OUTDIR | {len(leftovers)} |")
     print(f"| total (both runs) | {first_s + second_s:.1f} s |")
     print(f"| sum of {items} single-file runs | {singles_s:.1f} s |")

@@ -171,10 +171,10 @@ def test_batch_killed_mid_film_resumes_from_its_last_segment(tmp_path, trained_w
     src = write_clip(tmp_path / "shelf" / "reel.mp4", size=SIZE, n=240, gop=GOP,
                      lumas=sample_lumas(240, SIZE))
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "filmcolor", "batch", str(src), "-o", str(out),
+    cmd = [sys.executable, "-m", "filmcolor", "batch", str(src.parent), "-o", str(out),
            "--weights", str(trained_weights), "--render-size", "32", "--segment-seconds",
            "0.5", "-q"]
-    work = out / ".filmcolor-work" / "reel.mp4"
+    work = out / ".filmcolor-work" / "shelf" / "reel.mp4"
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and not list(work.glob("seg-*.mp4")):
@@ -184,7 +184,7 @@ def test_batch_killed_mid_film_resumes_from_its_last_segment(tmp_path, trained_w
     finished = sorted(p.name for p in work.glob("seg-*.mp4"))
     total = len(json.loads((work / "plan.json").read_text())["segments"])
     assert total == 20 and 1 <= len(finished) < total, finished
-    assert not (out / "reel.mp4").exists()
+    assert not (out / "shelf" / "reel.mp4").exists()
 
     rerun = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 0, rerun.stderr
@@ -196,11 +196,11 @@ def test_batch_killed_mid_film_resumes_from_its_last_segment(tmp_path, trained_w
     assert len(started) == total - len(finished)
     redone = {int(line.split("[segment ")[1].split("]")[0]) - 1 for line in started}
     assert not redone & {int(n[4:9]) for n in finished}  # finished ones are not redone
-    state = json.loads((out / ".filmcolor-state.json").read_text())["items"]["reel.mp4"]
+    state = json.loads((out / ".filmcolor-state.json").read_text())["items"]["shelf/reel.mp4"]
     assert state["status"] == "done" and state["segments"] == total
     assert state["segments_resumed"] == len(finished) and state["frames"] == 240
-    assert video_times(out / "reel.mp4") == video_times(src)
-    assert packets(out / "reel.mp4", "audio") == packets(src, "audio")
+    assert video_times(out / "shelf" / "reel.mp4") == video_times(src)
+    assert packets(out / "shelf" / "reel.mp4", "audio") == packets(src, "audio")
     assert not (out / ".filmcolor-work").exists()
     assert not [p for p in out.rglob("*") if p.name.endswith(".part")]
 
