@@ -303,6 +303,7 @@ def batch(inputs, outdir, jobs, scheduler, gpus_per_job, codec, crf, preset, seg
     options = BatchOptions(weights=weights, render_size=render_size, batch_size=batch_size,
                            codec=codec, crf=crf, preset=preset, jobs=jobs, progress=not quiet,
                            scheduler=scheduler, gpus_per_job=gpus_per_job,
-                           segment_seconds=segment_seconds, **_temporal_args(temporal, strength, radius))
+                           segment_seconds=segment_seconds,
+                           **_temporal_args(temporal, strength, radius))
     with logging_redirect_tqdm(loggers=[log]):
         run_batch(inputs, outdir, options)
