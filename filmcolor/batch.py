@@ -322,7 +322,8 @@ class _Run:
             failed = []
             for task, result in self._execute(tasks, attempt=1):
                 if result["status"] == "failed":
-                    log.warning("retry %s", _named(task.item, result["reason"]))
+                    where = "" if task.segment is None else f" [segment {task.segment.index + 1}]"
+                    log.warning("retry %s%s", _named(task.item, result["reason"]), where)
                     failed.append(task)
                 else:
                     self._finished(task, result)
