@@ -16,7 +16,7 @@ import numpy as np
 
 from . import color
 from .errors import OutOfMemoryError
-from .model import DOWNSAMPLE, _quiet_stderr, import_keras
+from .model import DOWNSAMPLE, import_keras, quiet_stderr
 
 log = logging.getLogger("filmcolor")
 
@@ -154,7 +154,7 @@ def describe_device():
         names = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())
                  ] if torch.cuda.is_available() else []
     elif keras.distribution is not None:
-        with _quiet_stderr():  # CUDA start-up chatter ("failed call to cuInit") on fd 2
+        with quiet_stderr():  # CUDA start-up chatter ("failed call to cuInit") on fd 2
             devices = keras.distribution.list_devices()
         names = [d for d in devices if not d.lower().startswith("cpu")]
     else:  # numpy, openvino: the host

@@ -27,7 +27,7 @@ _DECODER = [32, 16]
 
 
 @contextlib.contextmanager
-def _quiet_stderr():
+def quiet_stderr():
     """TensorFlow 2.21 writes C++ start-up chatter straight to fd 2, whatever
     TF_CPP_MIN_LOG_LEVEL says; silence it while Keras imports and loads."""
     if os.environ.get("FILMCOLOR_DEBUG") == "1":
@@ -47,7 +47,7 @@ def _quiet_stderr():
 def import_keras():
     """Keras, imported on first use so `filmcolor --help` and the I/O stay fast."""
     if "keras" not in sys.modules:
-        with _quiet_stderr():
+        with quiet_stderr():
             import keras  # noqa: F401
         # tf.function retracing notes are for TF developers, not for people colorizing
         logging.getLogger("tensorflow").setLevel(logging.ERROR)
@@ -109,7 +109,7 @@ def load_model(path):
         raise WeightsError(f"{path}: not a .keras model file (expected a zip archive)")
     keras = import_keras()
     try:
-        with _quiet_stderr():
+        with quiet_stderr():
             model = keras.saving.load_model(path, compile=False, safe_mode=True)
     except Exception as ex:  # Keras raises many types for a bad file; all mean the same here
         reason = (str(ex).strip().splitlines() or [type(ex).__name__])[0].split(". ")[0]
