@@ -22,11 +22,11 @@ Matroska), every frame with its own increasing pts, and an output container with
 headers (MP4, MOV, Matroska, WebM). Anything else is done in one pass.
 """
 
-import bisect
 import logging
 import os
 from collections import deque
 from dataclasses import asdict, dataclass
+from fractions import Fraction
 from pathlib import Path
 
 from .errors import EncodeError, VideoOpenError
@@ -43,15 +43,16 @@ SEEKABLE_INPUTS = ("mov", "matroska")  # demuxers whose index makes keyframe see
 # segment files: Matroska would lose the dts of B-frames and count in ms; MP4 keeps both
 # exactly and holds every encoder offered (x264, x265, FFV1, VP9, MPEG-2)
 PART_FORMAT, PART_SUFFIX = "mp4", "mp4"
+FIRST = -(1 << 62)  # the first segment's `first`: it holds every frame before its end
 
 
 @dataclass(frozen=True)
 class Segment:
     index: int
-    first: int  # pts of its first frame, in the video stream's ticks (a keyframe but for 0)
+    first: int  # pts of its first frame, in the video stream's ticks (a keyframe); FIRST: 0
     end: int  # pts of the next segment's first frame; -1 for the last segment
-    seek: int  # where its decoding starts: `radius` frames before `first`; -1: at the start
-    frames: int  # frames it writes
+    seek: int  # decoding starts at the keyframe at or before this pts; -1: at the start
+    frames: int  # frames it writes, as the frame rate tells (for the progress bar)
 
     def holds(self, pts):
         return pts >= self.first and (self.end < 0 or pts < self.end)
@@ -63,8 +64,10 @@ class Segment:
 def plan_segments(src, dst, seconds=SEGMENT_SECONDS, radius=DEFAULT_RADIUS, codec=None):
     """Segments of the film `src` for the output `dst`, or [] where the film is done in
     one pass (shorter than two segments, or not exactly cuttable; see the module doc).
-    Reads every video packet's header, decodes nothing beyond the reader's probe; never
-    raises for a bad film (it is left to the one-pass path to report)."""
+
+    Cuts are found through the container's index, one seek a segment (the first keyframe at
+    least `seconds` after the last cut), so planning a two-hour film reads a few packets,
+    not the film. Never raises for a bad film: the one-pass path reports it."""
     if not seconds or seconds <= 0:
         return []
     try:
@@ -75,36 +78,52 @@ def plan_segments(src, dst, seconds=SEGMENT_SECONDS, radius=DEFAULT_RADIUS, code
             if reader.timed_by_dts or not reader.container.format.name.startswith(
                     SEEKABLE_INPUTS):
                 return []
-            stream = reader.stream
-            pts, keys = [], []
-            for packet in reader.container.demux(stream):
-                if not packet.size:
-                    continue
-                if packet.pts is None:
-                    return []
-                pts.append(packet.pts)
-                if packet.is_keyframe:
-                    keys.append(packet.pts)
-            tb = stream.time_base
+            return _plan(reader, seconds, radius)
     except Exception as ex:  # noqa: BLE001 - planning is best effort, one pass reports
         log.debug("%s: not segmented (%s)", src, ex)
         return []
-    pts.sort()
-    if not pts or any(a >= b for a, b in zip(pts, pts[1:])):
+
+
+def _plan(reader, seconds, radius):
+    import av
+
+    stream, container = reader.stream, reader.container
+    tb = stream.time_base
+    rate = stream.average_rate or stream.guessed_rate
+    length = reader.duration
+    if not rate or not length:
         return []
-    starts = [pts[0]]
-    for k in sorted(keys):
-        if (k - starts[-1]) * tb >= seconds:
-            starts.append(k)
-    if len(starts) < 2:
+    start = stream.start_time or 0
+    stop = start + round(length / tb)  # pts just after the last frame
+    step = round(Fraction(seconds).limit_denominator(10**6) / tb)
+    frame = max(1, round(1 / (rate * tb)))
+    cuts = []
+    while True:
+        target = (cuts[-1] if cuts else start) + step
+        if target >= stop:
+            break
+        try:
+            container.seek(target, stream=stream, backward=False)  # the keyframe at or after
+        except av.FFmpegError:  # none after it
+            break
+        packet = next((p for p in container.demux(stream) if p.size), None)
+        if packet is None or packet.pts is None or not packet.is_keyframe:
+            break
+        if packet.pts < target or packet.pts >= stop:
+            break  # no index, or no keyframe left
+        cuts.append(packet.pts)
+    if not cuts:
         return []
+    firsts, ends = [FIRST] + cuts, cuts + [-1]
     segments = []
-    for i, first in enumerate(starts):
-        lo = bisect.bisect_left(pts, first)
-        end = starts[i + 1] if i + 1 < len(starts) else -1
-        hi = bisect.bisect_left(pts, end) if end >= 0 else len(pts)
-        seek = -1 if i == 0 else pts[max(0, lo - radius)]
-        segments.append(Segment(i, first, end, seek, hi - lo))
+    for i, (first, end) in enumerate(zip(firsts, ends)):
+        lo = start if first == FIRST else first
+        frames = round(((stop if end < 0 else end) - lo) * tb * rate)
+        if first == FIRST:
+            seek = -1
+        else:  # decoding starts at the keyframe before the `radius` frames ahead of the cut
+            seek = max(0, first - (radius + 1) * frame) if radius else first
+        segments.append(Segment(i, first, end, seek, frames))
     return segments
 
 

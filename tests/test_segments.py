@@ -22,6 +22,7 @@ from filmcolor.engine import Colorizer
 from filmcolor.films import colorize_video
 from filmcolor.model import load_model
 from filmcolor.segments import (
+    FIRST,
     colorize_segment,
     join_segments,
     part_path,
@@ -95,10 +96,11 @@ def test_plan_cuts_at_keyframes_and_covers_every_frame_once(clip, tmp_path):
     segments = plan_segments(clip, tmp_path / "out.mp4", seconds=1, radius=2)
     assert len(segments) == 4
     assert sum(s.frames for s in segments) == FRAMES
-    assert segments[0].first == pts[0] and segments[0].seek == -1 and segments[-1].end == -1
+    assert segments[0].first == FIRST and segments[0].seek == -1 and segments[-1].end == -1
     for a, b in zip(segments, segments[1:]):
         assert a.end == b.first and b.first in keyframes(clip)
-        assert b.seek == pts[pts.index(b.first) - 2]  # radius frames of overlap before it
+        # decoding starts early enough for radius (2) frames of overlap before the cut
+        assert 0 <= b.seek <= pts[pts.index(b.first) - 2]
     for s in segments:
         assert s.frames == sum(s.holds(p) for p in pts)
 
