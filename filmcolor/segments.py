@@ -18,8 +18,10 @@ The model colours each frame on its own, so a segmented film equals the one-pass
 for frame (tests/test_segments.py compares them losslessly).
 
 Only films that can be cut exactly are segmented: an indexed input container (MP4/MOV,
-Matroska), every frame with its own increasing pts, and an output container with global
-headers (MP4, MOV, Matroska, WebM). Anything else is done in one pass.
+Matroska; a seek lands on the keyframe asked for), frames timed by their pts (not an AVI
+whose pts run backwards, see video._probe), and an output container with global headers
+(MP4, MOV, Matroska, WebM). Anything else is done in one pass. A segment whose seek misses
+its first frame fails with that reason rather than lose a frame.
 """
 
 import logging
