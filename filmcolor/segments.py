@@ -188,8 +188,9 @@ def _feed(reader, segment, context, sink, colorizer, src):
         if not started:
             started = True
             if segment.seek >= 0 and not lead and frame.pts > segment.first:
-                raise VideoOpenError(f"{src}: seeking to segment {segment.index} missed "
-                                     f"its first frame (pts {segment.first})")
+                raise VideoOpenError(f"{src}: seeking to segment {segment.index + 1} missed "
+                                     f"its first frame (pts {segment.first}); "
+                                     "--segment-seconds 0 does the film in one pass")
             batch.extend(lead)
         if segment.end >= 0 and frame.pts >= segment.end:
             trailing += 1
