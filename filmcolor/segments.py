@@ -154,6 +154,7 @@ def colorize_segment(src, dst, segment, part, colorizer, codec=None, crf=18,
     renamed); `dst` is the film's final output, whose container picks the encoder.
     Returns the frames written."""
     _, name = check_output(dst, codec)
+    check_writable({Path(part).parent})
     with VideoReader(src, copy=False, seek_pts=None if segment.seek < 0 else segment.seek) \
             as reader:
         with VideoWriter(part, reader, codec=name, crf=crf, preset=preset,

@@ -52,6 +52,10 @@ _BT709 = (0.2126, 0.0722)
 _MATRICES = {1: _BT709, 4: (0.30, 0.11), 5: _BT601, 6: _BT601, 7: (0.212, 0.087),
              9: (0.2627, 0.0593), 10: (0.2627, 0.0593)}
 _RANGE_MPEG, _RANGE_JPEG = 1, 2  # AVColorRange
+CHAPTER_FORMATS = {"mp4", "mov", "matroska", "webm"}
+_STALE_TAGS = {"encoder", "duration", "bps", "major_brand", "minor_version",
+               "compatible_brands"}
+_STALE_PREFIXES = ("_STATISTICS_", "NUMBER_OF_")
 
 
 def is_video_path(path):
@@ -584,6 +588,8 @@ class VideoWriter:
                 self._add_passthrough(reader, template)
             self._transcoders = {}
             self._copies = self._add_copies(reader) if copy else {}
+            if copy:
+                self._keep_extras(reader, fmt)
         except BaseException:
             self.abort()
             raise
@@ -677,6 +683,37 @@ class VideoWriter:
             log.warning("%s: skipped %s: a %s file cannot hold it (%s)",
                         self.path, what, self.path.suffix, _reason(reason))
         return out
+
+    def _keep_extras(self, reader, fmt):
+        """What else the input holds: its title and other tags, each stream's tags
+        (language, title) and flags (default, forced), chapters and attachments (fonts)."""
+        src = reader.container
+        self.container.metadata.update(_kept_tags(src.metadata))
+        pairs = [(reader.stream, self.stream)]
+        pairs += [(s, self._copies.get(s.index) or getattr(self._transcoders.get(s.index),
+                                                            "stream", None))
+                  for s in reader.copy_streams]
+        for old, new in pairs:
+            if new is not None:
+                new.metadata.update(_kept_tags(old.metadata))
+                new.disposition = old.disposition
+        chapters = _excerpt_chapters(src.chapters(), reader.start, reader.end)
+        if chapters:
+            if fmt in CHAPTER_FORMATS:
+                self.container.set_chapters(chapters)
+            else:
+                log.warning("%s: skipped %d chapters: a %s file cannot hold them",
+                            self.path, len(chapters), self.path.suffix)
+        for s in src.streams:
+            if s.type != "attachment":
+                continue
+            if fmt == "matroska":
+                self.container.add_attachment(name=s.name or f"attachment{s.index}",
+                                              mimetype=s.mimetype or "application/octet-stream",
+                                              data=bytes(s.data or b""))
+            else:
+                log.warning("%s: skipped attachment '%s': a %s file cannot hold attachments "
+                            "(use .mkv)", self.path, s.name, self.path.suffix)
 
     # -- writing
 
@@ -817,6 +854,29 @@ class _AudioTranscoder:
                 out.extend(self.stream.encode(f))
             out.extend(self.stream.encode(None))
         return out
+
+
+def _kept_tags(metadata):
+    """Tags worth copying: not those describing the old encode (encoder, duration, the
+    statistics Matroska muxers write, MP4 brands), which would be wrong for the new one."""
+    return {k: v for k, v in metadata.items()
+            if k.lower() not in _STALE_TAGS and not k.upper().startswith(_STALE_PREFIXES)}
+
+
+def _excerpt_chapters(chapters, start, end):
+    """Chapters of the whole film moved and cut to an excerpt [start, end) in seconds."""
+    if not chapters or not (start or end):
+        return chapters
+    out = []
+    for ch in chapters:
+        tb = ch["time_base"]
+        lo, hi = ch["start"] * tb, ch["end"] * tb
+        if hi <= start or (end is not None and lo >= end):
+            continue
+        top = hi if end is None else min(hi, end)
+        out.append({**ch, "start": round((max(lo, start) - start) / tb),
+                    "end": round((top - start) / tb)})
+    return out
 
 
 def _muxer_options(fmt, reader):

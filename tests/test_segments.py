@@ -15,7 +15,7 @@ import av
 import cv2
 import numpy as np
 import pytest
-from test_video import add_subtitles, packets, video_times, write_clip
+from test_video import add_subtitles, extras, packets, video_times, write_clip, write_rich_mkv
 
 from filmcolor.batch import BatchOptions, run_batch
 from filmcolor.engine import Colorizer
@@ -152,15 +152,16 @@ def test_joined_mp4_keeps_frame_times_and_audio(clip, tmp_path, real_colorizer):
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".part")]
 
 
-def test_joined_mkv_keeps_subtitles(clip, tmp_path, real_colorizer):
-    subbed = add_subtitles(clip, tmp_path)
+def test_joined_mkv_keeps_subtitles_tracks_chapters_and_attachments(clip, tmp_path,
+                                                                    real_colorizer):
+    rich = write_rich_mkv(clip, tmp_path)
     dst = tmp_path / "out" / "joined.mkv"
-    dst.parent.mkdir()
-    segments, frames = segmented(subbed, dst, real_colorizer)
+    segments, frames = segmented(rich, dst, real_colorizer)
     assert len(segments) == 4 and frames == FRAMES
-    assert video_times(dst) == video_times(subbed)
+    assert video_times(dst) == video_times(rich)
     for kind in ("audio", "subtitle"):
-        assert packets(dst, kind) == packets(subbed, kind)
+        assert packets(dst, kind) == packets(rich, kind)
+    assert extras(dst) == extras(rich)
 
 
 # ----------------------------------------------------------------------------- the batch

@@ -11,6 +11,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+from av.stream import Disposition
 import numpy as np
 import pytest
 
@@ -119,6 +120,57 @@ def add_subtitles(clip, tmp_path, name="subbed.mkv"):
     return dst
 
 
+FONT = b"\x00\x01\x00\x00 a font file" * 8
+CHAPTERS = [("Opening", 0, 250), ("Garden", 250, 500)]  # (title, start ms, end ms)
+
+
+def write_rich_mkv(clip, tmp_path, name="rich.mkv"):
+    """`clip` remuxed into Matroska with what archives carry besides picture and sound: a
+    title, an English (default) and a German audio track, French forced subtitles, two
+    chapters and a font attachment."""
+    subbed = add_subtitles(clip, tmp_path, name="for_rich.mkv")
+    dst = tmp_path / name
+    with av.open(str(subbed)) as src, av.open(str(dst), "w") as out:
+        out.metadata["title"] = "Family reel 1962"
+        table = {s.index: out.add_stream_from_template(s) for s in src.streams}
+        audio = src.streams.audio[0]
+        german = out.add_stream_from_template(audio)
+        tags = {"audio": ({"language": "eng", "title": "Commentary"}, Disposition.default),
+                "subtitle": ({"language": "fre"}, Disposition.forced)}
+        for s in src.streams:
+            if s.type in tags:
+                table[s.index].metadata.update(tags[s.type][0])
+                table[s.index].disposition = tags[s.type][1]
+        german.metadata["language"] = "ger"
+        out.add_attachment(name="font.ttf", mimetype="font/ttf", data=FONT)
+        out.set_chapters([{"id": i + 1, "start": a, "end": b, "time_base": Fraction(1, 1000),
+                           "metadata": {"title": t}} for i, (t, a, b) in enumerate(CHAPTERS)])
+        for packet in src.demux():
+            if not packet.size:
+                continue
+            if packet.stream.type == "audio":
+                twin = av.Packet(bytes(packet))
+                twin.pts, twin.dts, twin.duration = packet.pts, packet.dts, packet.duration
+                twin.time_base, twin.stream = packet.time_base, german
+                out.mux(twin)
+            packet.stream = table[packet.stream.index]
+            out.mux(packet)
+    return dst
+
+
+def extras(path):
+    """Title, per stream (type, language, title, disposition), chapters (title, start and
+    end in seconds) and attachments (name, mimetype, bytes) of a file."""
+    with av.open(str(path)) as c:
+        streams = [(s.type, s.metadata.get("language"), s.metadata.get("title"),
+                    int(s.disposition)) for s in c.streams if s.type in ("audio", "subtitle")]
+        chapters = [(ch["metadata"].get("title"), ch["start"] * ch["time_base"],
+                     ch["end"] * ch["time_base"]) for ch in c.chapters()]
+        attachments = [(s.name, s.mimetype, bytes(s.data)) for s in c.streams
+                       if s.type == "attachment"]
+        return c.metadata.get("title"), streams, chapters, attachments
+
+
 @pytest.fixture
 def clip(tmp_path):
     return write_clip(tmp_path / "clip.mp4")
@@ -208,6 +260,35 @@ def test_subtitle_packets_identical(clip, tmp_path, colorizer):
     assert packets(out, "subtitle") == subs_in
     assert packets(out, "audio") == packets(src, "audio")
     assert video_times(out) == video_times(src)
+
+
+def test_titles_languages_flags_chapters_and_attachments_are_kept(clip, tmp_path, colorizer):
+    src = write_rich_mkv(clip, tmp_path)
+    title, streams, chapters, attachments = extras(src)
+    assert title and len(streams) == 3 and len(chapters) == 2 and attachments  # the fixture
+    out = tmp_path / "out.mkv"
+    colorize_video(src, out, colorizer)
+    assert extras(out) == (title, streams, chapters, attachments)
+
+
+def test_mp4_keeps_chapters_and_languages_and_names_what_it_cannot_hold(clip, tmp_path,
+                                                                       colorizer, caplog):
+    src = write_rich_mkv(clip, tmp_path)
+    out = tmp_path / "out.mp4"
+    with caplog.at_level(logging.WARNING, logger="filmcolor"):
+        colorize_video(src, out, colorizer)
+    title, streams, chapters, attachments = extras(out)
+    assert title == "Family reel 1962" and chapters == extras(src)[2] and attachments == []
+    assert [s[1] for s in streams if s[0] == "audio"] == ["eng", "ger"]
+    warned = " ".join(r.getMessage() for r in caplog.records)
+    assert "skipped attachment 'font.ttf'" in warned and "subtitle stream" in warned
+
+
+def test_excerpt_moves_and_cuts_the_chapters(clip, tmp_path, colorizer):
+    src = write_rich_mkv(clip, tmp_path)
+    out = tmp_path / "out.mkv"
+    colorize_video(src, out, colorizer, start=0.25)
+    assert extras(out)[2] == [("Garden", 0, Fraction(1, 4))]
 
 
 def test_stream_the_container_cannot_hold_is_skipped_with_a_warning(clip, tmp_path,
