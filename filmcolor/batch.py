@@ -48,7 +48,7 @@ from .errors import (
 from .image import is_image_path, write_atomic
 from .paths import check_writable, same_file
 from .segments import SEGMENT_SECONDS
-from .tasks import Task, run_task
+from .tasks import WORKER, Task, collect_warnings, run_task
 from .temporal import DEFAULT_RADIUS, DEFAULT_STRENGTH
 from .video import is_video_path
 
@@ -263,6 +263,7 @@ class _Film:
     seconds: float = 0.0
     failed: bool = False
     workers: set = field(default_factory=set)  # host:pid of the workers that did segments
+    warnings: list = field(default_factory=list)
 
     def parts(self):
         from .segments import part_path
@@ -303,7 +304,8 @@ class _Run:
             if self._is_done(item, settings):
                 old = self.state["items"][item.key]
                 self.rows[item.key] = report.row(item, "skipped", old.get("seconds", 0.0),
-                                                 old.get("frames", 1), old.get("attempts", 1))
+                                                 old.get("frames", 1), old.get("attempts", 1),
+                                                 warnings=old.get("warnings"))
                 log.info("skipped %s (done earlier with the same settings)", item.src)
                 self._thumbnails(item)
                 continue
@@ -408,7 +410,9 @@ class _Run:
         t0 = time.perf_counter()
         result = {"settings": film.settings, "attempt": 1, "frames": None}
         try:
-            result["frames"] = join_segments(item.src, item.dst, film.parts(), film.segments)
+            with collect_warnings() as warnings:
+                result["frames"] = join_segments(item.src, item.dst, film.parts())
+            film.warnings.extend(warnings)
             result["status"] = "done"
             remove_workdir(film.workdir)
             _remove_empty_parents(film.workdir, self.outdir)
@@ -416,6 +420,7 @@ class _Run:
             result["status"] = "failed"
             result["reason"] = (str(ex).strip().splitlines() or [type(ex).__name__])[0]
         result["seconds"] = film.seconds + time.perf_counter() - t0
+        result["warnings"] = film.warnings
         self._record(item, result)
         self.films.pop(item.key, None)
         if self.bar is not None:
@@ -426,6 +431,9 @@ class _Run:
     def _finished(self, task, result):
         """A task's final result (after its retry, if it needed one)."""
         item = task.item
+        if result["worker"] != WORKER:  # logged in another process: into this log too
+            for message in result["warnings"]:
+                log.warning("%s", message)
         if task.segment is None:
             self._record(item, result)
             if self.bar is not None:
@@ -435,9 +443,10 @@ class _Run:
         if film is None or film.failed:
             return
         film.seconds += result["seconds"]
+        film.warnings.extend(result["warnings"])
         if result["status"] == "failed":
             film.failed = True
-            result = {**result, "seconds": film.seconds,
+            result = {**result, "seconds": film.seconds, "warnings": film.warnings,
                       "reason": f"segment {task.segment.index + 1}: {result['reason']}"}
             self._record(item, result)
             self.films.pop(item.key, None)
@@ -498,6 +507,9 @@ class _Run:
             entry["segments"] = len(film.segments)
             entry["segments_resumed"] = film.resumed
             entry["segment_workers"] = sorted(film.workers)
+        warnings = result.get("warnings") or []
+        if warnings:
+            entry["warnings"] = warnings
         if status == "done":
             entry["size"] = item.dst.stat().st_size
             log.info("done %s -> %s (%.1f s)", item.src, item.dst, result["seconds"])
@@ -508,7 +520,8 @@ class _Run:
         self.state["items"][item.key] = entry
         _write_json(self.state_path, self.state)
         self.rows[item.key] = report.row(item, status, result["seconds"], result["frames"],
-                                         result["attempt"], result.get("reason"), segments)
+                                         result["attempt"], result.get("reason"), segments,
+                                         warnings)
         self._write_reports()
 
     def _thumbnails(self, item):

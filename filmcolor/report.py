@@ -18,8 +18,10 @@ FILM_THUMBS = 3  # frames shown per film, at 1/4, 1/2 and 3/4 of its length
 STATUSES = ("done", "failed", "skipped", "pending")
 
 
-def row(item, status, seconds=0.0, frames=None, attempts=0, reason=None, segments=None):
-    """One item's line. `segments` is (finished, total) for a film done in segments."""
+def row(item, status, seconds=0.0, frames=None, attempts=0, reason=None, segments=None,
+        warnings=None):
+    """One item's line. `segments` is (finished, total) for a film done in segments;
+    `warnings` what was logged while it was made (a truncated film, corrupt packets)."""
     frames = frames if frames is not None else (None if item.kind == "video" else 1)
     if status == "failed":
         frames = None
@@ -27,7 +29,7 @@ def row(item, status, seconds=0.0, frames=None, attempts=0, reason=None, segment
     fps = round(frames / seconds, 3) if ran and frames and seconds else None
     out = {"input": str(item.src), "output": str(item.dst), "kind": item.kind,
            "status": status, "seconds": round(seconds, 3), "frames": frames, "fps": fps,
-           "attempts": attempts, "reason": reason}
+           "attempts": attempts, "reason": reason, "warnings": list(warnings or [])}
     if segments:
         out["segments"] = {"finished": segments[0], "total": segments[1]}
     return out
@@ -38,6 +40,7 @@ def write_reports(outdir, rows, thumbs, seconds):
     (before, after) pairs of data-URI lists, or None, one per row."""
     totals = {s: sum(r["status"] == s for r in rows) for s in STATUSES}
     totals["items"] = len(rows)
+    totals["with_warnings"] = sum(bool(r["warnings"]) for r in rows)
     totals["frames"] = sum(r["frames"] or 0 for r in rows if r["status"] in ("done", "skipped"))
     totals["seconds"] = round(seconds, 3)
     report = {"totals": totals, "items": rows}
@@ -115,7 +118,7 @@ th,td{border-bottom:1px solid #ddd;padding:4px 8px;text-align:left;vertical-alig
 th{white-space:nowrap}td.reason{overflow-wrap:anywhere;min-width:12em;max-width:22em}
 td.path{overflow-wrap:anywhere;min-width:9em;max-width:18em}
 tr.failed{background:#fde2e2}tr.failed .reason{color:#a00;font-weight:600}
-tr.skipped{color:#666}img{max-width:96px;max-height:96px;margin-right:3px}
+tr.skipped{color:#666}.warn{color:#8a5a00}img{max-width:96px;max-height:96px;margin-right:3px}
 .pair{white-space:nowrap}.pair div{margin-bottom:2px}
 """
 
@@ -133,12 +136,15 @@ def _html(report, thumbs, outdir):
            f"<span>done: <b>{t['done']}</b></span><span>failed: <b>{t['failed']}</b></span>",
            f"<span>skipped: <b>{t['skipped']}</b></span>",
            f"<span>pending: <b>{t['pending']}</b></span>",
+           f"<span>with warnings: <b>{t['with_warnings']}</b></span>",
            f"<span>frames: <b>{t['frames']}</b></span>",
            f"<span>time: <b>{t['seconds']:.1f} s</b></span></p>",
            ("<table><tr><th>before / after</th><th>input</th><th>status</th><th>reason</th>"
             "<th>output (in this folder)</th><th>kind</th><th>seconds</th><th>frames</th>"
             "<th>fps</th><th>segments</th></tr>")]
-    rows = sorted(zip(report["items"], thumbs), key=lambda rt: rt[0]["status"] != "failed")
+    # failures first, then items with warnings, then the rest, each in input order
+    rows = sorted(zip(report["items"], thumbs),
+                  key=lambda rt: (rt[0]["status"] != "failed", not rt[0]["warnings"]))
     for r, pair in rows:
         pics = ""
         if pair:
@@ -147,10 +153,12 @@ def _html(report, thumbs, outdir):
                 for uris, alt in zip(pair, ("before", "after")))
         seg = r.get("segments")
         seg = f"{seg['finished']}/{seg['total']}" if seg else ""
+        notes = e(r["reason"] or "") + "".join(f"<div class='warn'>{e(w)}</div>"
+                                               for w in r["warnings"])
         out.append(
             f"<tr class='{e(r['status'])}'><td class='pair'>{pics}</td>"
             f"<td class='path'>{e(r['input'])}</td><td>{e(r['status'])}</td>"
-            f"<td class='reason'>{e(r['reason'] or '')}</td>"
+            f"<td class='reason'>{notes}</td>"
             f"<td class='path'>{e(os.path.relpath(r['output'], outdir))}</td>"
             f"<td>{e(r['kind'])}</td><td>{r['seconds']:.1f}</td>"
             f"<td>{'' if r['frames'] is None else r['frames']}</td>"

@@ -3,7 +3,7 @@
     segments = plan_segments(src, dst, seconds=120, radius=2)  # [] means: one pass
     for seg in segments:                                        # any order, any machine
         colorize_segment(src, dst, seg, part_path(work, seg), colorizer, ...)
-    join_segments(src, dst, [part_path(work, s) for s in segments], segments)
+    join_segments(src, dst, [part_path(work, s) for s in segments])
 
 Cuts fall on keyframes of the input, at least `seconds` apart. A segment holds the frames
 whose pts lie in [first, end) and is encoded on its own into an MP4 file (MP4 keeps pts,
@@ -172,9 +172,9 @@ def colorize_segment(src, dst, segment, part, colorizer, codec=None, crf=18,
                     f"{src}: video stream unreadable in segment {segment.index}: "
                     f"{reader.packets_skipped} corrupt packets, {reader.frames_decoded} "
                     "frames decoded")
-            if writer.frames_written < segment.frames:
-                log.warning("%s: segment %d: wrote %d of its %d frames (corrupt packets?)",
-                            src, segment.index, writer.frames_written, segment.frames)
+            if reader.packets_skipped:
+                log.warning("%s: segment %d: skipped %d corrupt video packets", src,
+                            segment.index + 1, reader.packets_skipped)
             return writer.frames_written
 
 
@@ -206,11 +206,10 @@ def _feed(reader, segment, context, sink, colorizer, src):
         batch = batch[colorizer.batch_size:]
 
 
-def join_segments(src, dst, parts, segments):
-    """Mux the segment files' video, unchanged, with `src`'s audio and subtitle packets
-    into `dst` (temporary name, then renamed). Returns the frames written; raises
-    EncodeError if the parts do not fit together (different encoder headers, a frame
-    count that is not the sum of the parts')."""
+def join_segments(src, dst, parts):
+    """Mux the segment files' video (in order), unchanged, with `src`'s audio, subtitle
+    packets and other extras into `dst` (temporary name, then renamed). Returns the frames
+    written; raises EncodeError if the parts were encoded with different headers."""
     import av
 
     dst = Path(dst)
@@ -233,10 +232,10 @@ def join_segments(src, dst, parts, segments):
                     writer.mux_video(packet)
                 else:
                     writer.copy(packet)
-            expected = sum(s.frames for s in segments)
-            if writer.frames_written < expected:
-                log.warning("%s: %d of the %d planned frames (corrupt packets?)", dst,
-                            writer.frames_written, expected)
+            expected = reader.total_frames  # as the container states it (not Matroska)
+            if expected and writer.frames_written < expected:
+                log.warning("%s: decoded %d of the %d frames the file announces (truncated "
+                            "or damaged file?)", src, writer.frames_written, expected)
             frames = writer.frames_written
     finally:
         for c in opened:

@@ -6,9 +6,11 @@ run_task() never raises for a bad input: it returns a result dict with status "d
 The model is loaded once per worker process (_colorizer()).
 """
 
+import logging
 import os
 import socket
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from .errors import FilmcolorError
@@ -28,6 +30,9 @@ class Task:
         return f"{self.item.src} [segment {self.segment.index + 1}]"
 
 
+log = logging.getLogger("filmcolor")
+WORKER = f"{socket.gethostname()}:{os.getpid()}"  # this process, as results name it
+
 _COLORIZERS = {}  # (weights path, render size, batch size) -> Colorizer, per process
 
 
@@ -46,13 +51,24 @@ def _colorizer(weights, render_size, batch_size):
 
 def run_task(task, weights, opts, attempt=1):
     """Do one task; returns {key, segment, status, frames, seconds, attempt, worker,
-    reason}; `worker` is host:pid (which worker did a film's segments is in the report)."""
+    warnings, reason}: `worker` is host:pid (which worker did a film's segments is in the
+    report), `warnings` the warnings logged meanwhile (a worker's log is not the parent's,
+    so they travel back with the result)."""
     colorizer = _colorizer(weights, task.settings["render_size"], opts.batch_size)
     t0 = time.perf_counter()
     item = task.item
     result = {"key": item.key, "segment": None if task.segment is None else task.segment.index,
               "settings": task.settings, "attempt": attempt, "frames": None,
-              "worker": f"{socket.gethostname()}:{os.getpid()}"}
+              "worker": WORKER}
+    with collect_warnings() as warnings:
+        _run(task, colorizer, opts, result)
+    result["warnings"] = warnings
+    result["seconds"] = time.perf_counter() - t0
+    return result
+
+
+def _run(task, colorizer, opts, result):
+    item = task.item
     film = dict(codec=opts.codec, crf=opts.crf, preset=opts.preset, temporal=opts.temporal,
                 strength=opts.strength, radius=opts.radius)
     try:
@@ -78,5 +94,20 @@ def run_task(task, weights, opts, attempt=1):
     except (FilmcolorError, OSError) as ex:
         result["status"] = "failed"
         result["reason"] = (str(ex).strip().splitlines() or [type(ex).__name__])[0]
-    result["seconds"] = time.perf_counter() - t0
-    return result
+
+
+@contextmanager
+def collect_warnings():
+    """The filmcolor warnings logged inside the block, as a list of one-line messages."""
+    messages = []
+
+    class Collect(logging.Handler):
+        def emit(self, record):
+            messages.append(record.getMessage().splitlines()[0])
+
+    handler = Collect(logging.WARNING)
+    log.addHandler(handler)
+    try:
+        yield messages
+    finally:
+        log.removeHandler(handler)

@@ -69,7 +69,7 @@ def main(argv=None):
             for s, part in zip(segments, parts):
                 colorize_segment(args.clip, joined, s, part, colorizer)
             tj = time.perf_counter()
-            join_segments(args.clip, joined, parts, segments)
+            join_segments(args.clip, joined, parts)
             join_s.append(time.perf_counter() - tj)
             seg_s.append(time.perf_counter() - t)
             for part in parts:

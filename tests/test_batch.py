@@ -344,3 +344,21 @@ def test_one_progress_bar_counts_frames_and_items(run_cli, shelf, tmp_path, mode
     assert code == 0, err
     # 3 photos (a frame each) and the 6-frame clip
     assert "9/9 [" in err and "4/4 items" in err, err
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_warnings_reach_the_log_and_the_report_once(tmp_path, model_path, jobs):
+    """A truncated film is colorized as far as it goes, with a warning: logged once in
+    OUTDIR's log (also when a worker process made it) and shown on its report row."""
+    full = write_clip(tmp_path / "full.mp4", n=48, audio=False, faststart=True)
+    (tmp_path / "shelf").mkdir()
+    cut = tmp_path / "shelf" / "cut.mp4"
+    cut.write_bytes(full.read_bytes()[: full.stat().st_size * 2 // 3])
+    out = tmp_path / "out"
+    rep = run_batch([tmp_path / "shelf"], out,
+                    BatchOptions(weights=model_path, render_size=32, jobs=jobs))
+    row = by_name(rep)["cut.mp4"]
+    assert row["status"] == "done" and rep["totals"]["with_warnings"] == 1
+    assert len(row["warnings"]) == 1 and "truncated" in row["warnings"][0]
+    assert (out / "filmcolor.log").read_text().count(row["warnings"][0]) == 1
+    assert row["warnings"][0] in (out / "report.html").read_text()

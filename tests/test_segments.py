@@ -85,7 +85,7 @@ def segmented(src, dst, colorizer, seconds=1, **film):
     # out of order, as workers may finish them
     for s, part in reversed(list(zip(segments, parts))):
         colorize_segment(src, dst, s, part, colorizer, **film)
-    return segments, join_segments(src, dst, parts, segments)
+    return segments, join_segments(src, dst, parts)
 
 
 # ----------------------------------------------------------------------------- the plan
