@@ -121,22 +121,28 @@ def colorize_video(src, dst, colorizer, overwrite=False, codec=None, crf=18, pre
 
 
 class FrameSink:
-    """Predicted frames -> (smoother ->) writer, in film order, on a thread of its own.
+    """Predicted frames -> (smoother ->) writer, in film order, on threads of their own.
 
-    Smoothing, chroma conversion and encoding then overlap with the next batch's model
-    call (OpenCV, the Keras backend and x264 all release the GIL). Copied packets go
-    through the same queue, so one thread alone muxes and the order is kept. The bar counts
-    written frames, so with smoothing it runs `radius` frames behind the model.
+    With smoothing, two stages: one thread smooths, the next converts chroma and encodes,
+    so smoothing a frame overlaps with encoding the one before, and both with the next
+    batch's model call (OpenCV, the Keras backend and x264 all release the GIL). Copied
+    packets go through the same queues, so one thread alone muxes and the order is kept.
+    The bar counts written frames, so with smoothing it runs `radius` frames behind.
     """
 
     def __init__(self, writer, bar, smoother):
         self.writer, self.bar, self.smoother = writer, bar, smoother
-        self._queue = queue.Queue(SINK_QUEUE)
+        self._queue = queue.Queue(SINK_QUEUE)  # the caller's items
         self._stop = threading.Event()
         self._error = None
-        self._thread = threading.Thread(target=self._work, name="filmcolor-encode",
-                                        daemon=True)
-        self._thread.start()
+        stages = [(self._encode_stage, "filmcolor-encode")]
+        if smoother is not None:
+            self._smoothed = queue.Queue(SINK_QUEUE)  # smoother -> encoder
+            stages.insert(0, (self._smooth_stage, "filmcolor-smooth"))
+        self._threads = [threading.Thread(target=self._guard, args=(fn,), name=name,
+                                          daemon=True) for fn, name in stages]
+        for t in self._threads:
+            t.start()
 
     # -- caller's side
 
@@ -147,27 +153,31 @@ class FrameSink:
         lumas = [f.to_float(colorizer.render_size) for f in batch]
         abs_, smalls = colorizer.predict_ab(lumas)
         for frame, ab, small in zip(batch, abs_, smalls):
-            self._put(("frame", frame, ab, small))
+            self._put(self._queue, ("frame", frame, ab, small))
 
     def copy(self, packet):
-        self._put(("packet", packet))
+        self._put(self._queue, ("packet", packet))
 
     def finish(self):
         """Write everything still queued (and the smoother's last frames); re-raise an
-        error of the thread here."""
-        self._put(("end",))
-        self._thread.join()
+        error of the threads here."""
+        self._put(self._queue, ("end",))
+        for t in self._threads:
+            t.join()
         self._raise()
 
     def stop(self):
         self._stop.set()
-        self._thread.join()
+        for t in self._threads:
+            t.join()
 
-    def _put(self, item):
+    def _put(self, q, item):
         while True:
             self._raise()
+            if self._stop.is_set():  # a stage failed or the caller stopped
+                raise RuntimeError("frame sink stopped")
             try:
-                self._queue.put(item, timeout=0.1)
+                q.put(item, timeout=0.1)
                 return
             except queue.Full:
                 continue
@@ -176,38 +186,48 @@ class FrameSink:
         if self._error is not None:
             raise self._error
 
-    # -- the thread
+    # -- the threads
 
-    def _work(self):
+    def _guard(self, stage):
         try:
-            while not self._stop.is_set():
-                try:
-                    item = self._queue.get(timeout=0.1)
-                except queue.Empty:
-                    continue
-                if item[0] == "packet":
-                    self.writer.copy(item[1])
-                elif item[0] == "frame":
-                    self._frame(*item[1:])
-                else:
-                    if self.smoother is not None:
-                        for (f, s), a in self.smoother.flush():
-                            self._write(f, a, s)
-                    return
+            stage()
         except BaseException as ex:  # handed to the caller, who re-raises it
-            self._error = ex
+            if self._error is None:
+                self._error = ex
+            self._stop.set()
 
-    def _frame(self, frame, ab, small):
-        if self.smoother is None:
-            self._write(frame, ab, small)
-            return
-        for (f, s), a in self.smoother.push((frame, small), small, ab):
-            self._write(f, a, s)
+    def _items(self, q):
+        """Items of `q` until "end" (returned too) or stop."""
+        while not self._stop.is_set():
+            try:
+                item = q.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            yield item
+            if item[0] == "end":
+                return
 
-    def _write(self, frame, ab, small):
-        self.writer.write(frame, ab, small)
-        if self.bar is not None:
-            self.bar.update(1)
+    def _smooth_stage(self):
+        for item in self._items(self._queue):
+            if item[0] == "frame":
+                frame, ab, small = item[1:]
+                for (f, s), a in self.smoother.push((frame, small), small, ab):
+                    self._put(self._smoothed, ("frame", f, a, s))
+                continue
+            if item[0] == "end":
+                for (f, s), a in self.smoother.flush():
+                    self._put(self._smoothed, ("frame", f, a, s))
+            self._put(self._smoothed, item)
+
+    def _encode_stage(self):
+        source = self._queue if self.smoother is None else self._smoothed
+        for item in self._items(source):
+            if item[0] == "packet":
+                self.writer.copy(item[1])
+            elif item[0] == "frame":
+                self.writer.write(*item[1:])
+                if self.bar is not None:
+                    self.bar.update(1)
 
 
 def _warn_short(src, reader):
