@@ -324,7 +324,8 @@ class _Run:
             failed = []
             for task, result in self._execute(tasks, attempt=1):
                 if result["status"] == "failed":
-                    where = "" if task.segment is None else f" [segment {task.segment.index + 1}]"
+                    seg = task.segment
+                    where = "" if seg is None else f" [segment {seg.index + 1}]"
                     log.warning("retry %s%s", _named(task.item, result["reason"]), where)
                     failed.append(task)
                 else:
@@ -384,7 +385,10 @@ class _Run:
         and these settings, else a new plan (and an emptied work folder)."""
         from .segments import Segment, plan_segments, remove_workdir
 
-        st = item.src.stat()
+        try:
+            st = item.src.stat()
+        except OSError:  # gone since planning: the one-pass task reports it
+            return []
         want = {"source": {"size": st.st_size, "mtime_ns": st.st_mtime_ns},
                 "settings": settings, "segment_seconds": self.opts.segment_seconds}
         plan_file = workdir / PLAN_FILE

@@ -169,7 +169,7 @@ def colorize_segment(src, dst, segment, part, colorizer, codec=None, crf=18,
                 sink.stop()
             if reader.packets_skipped > reader.frames_decoded:
                 raise VideoOpenError(
-                    f"{src}: video stream unreadable in segment {segment.index}: "
+                    f"{src}: video stream unreadable in segment {segment.index + 1}: "
                     f"{reader.packets_skipped} corrupt packets, {reader.frames_decoded} "
                     "frames decoded")
             if reader.packets_skipped:
