@@ -84,7 +84,8 @@ def colorize_video(src, dst, colorizer, overwrite=False, codec=None, crf=18, pre
         try:
             with VideoWriter(dst, reader, codec=codec, crf=crf, preset=preset,
                              compare=compare) as writer:
-                sink = FrameSink(writer, bar, ChromaSmoother(strength, radius) if temporal else None)
+                smoother = ChromaSmoother(strength, radius) if temporal else None
+                sink = FrameSink(writer, bar, smoother)
                 try:
                     batch = []
                     for item in reader:
