@@ -57,7 +57,6 @@ log = logging.getLogger("filmcolor")
 STATE_FILE = ".filmcolor-state.json"
 LOG_FILE = "filmcolor.log"
 WORK_DIR = ".filmcolor-work"
-PLAN_FILE = "plan.json"
 STATE_VERSION = 1
 GLOB_CHARS = set("*?[")
 MANIFEST_EXTENSIONS = {".txt", ".lst"}  # an input with this ending lists inputs, one a line
@@ -252,23 +251,18 @@ def _shipped_weights():
 
 @dataclass
 class _Film:
-    """A film done in segments: what is planned, finished, and spent so far."""
+    """A film done in segments: its work folder, and what is finished and spent so far."""
 
     item: Item
     settings: dict
+    work: object  # segments.FilmWork
     segments: list
-    workdir: Path
     finished: set
     resumed: int = 0
     seconds: float = 0.0
     failed: bool = False
     workers: set = field(default_factory=set)  # host:pid of the workers that did segments
     warnings: list = field(default_factory=list)
-
-    def parts(self):
-        from .segments import part_path
-
-        return [part_path(self.workdir, s) for s in self.segments]
 
     def complete(self):
         return len(self.finished) == len(self.segments)
@@ -364,62 +358,33 @@ class _Run:
         """The item's tasks: itself, or the segments of a long film not finished yet."""
         if item.kind != "video" or not self.opts.segment_seconds:
             return [Task(item, settings)]
-        from .segments import part_path, remove_workdir
+        from .segments import FilmWork
 
-        workdir = self.outdir / WORK_DIR / item.key
-        segments = self._segments(item, settings, workdir)
+        o = self.opts
+        work = FilmWork(item.src, item.dst, self.outdir / WORK_DIR / item.key, settings,
+                        o.segment_seconds, o.radius if o.temporal else 0, o.codec)
+        segments = work.segments()
         if not segments:
-            remove_workdir(workdir)
             return [Task(item, settings)]
-        finished = {s.index for s in segments if part_path(workdir, s).is_file()}
-        film = self.films[item.key] = _Film(item, settings, segments, workdir, finished,
+        finished = work.finished()
+        film = self.films[item.key] = _Film(item, settings, work, segments, finished,
                                             resumed=len(finished))
         if finished:
             log.info("resume %s: %d of %d segments finished earlier", item.src,
                      len(finished), len(segments))
-        return [Task(item, settings, s, workdir) for s in segments
+        return [Task(item, settings, s, work.workdir) for s in segments
                 if s.index not in film.finished]
 
-    def _segments(self, item, settings, workdir):
-        """The film's segments: the plan in its work folder if it was made for this source
-        and these settings, else a new plan (and an emptied work folder)."""
-        from .segments import Segment, plan_segments, remove_workdir
-
-        try:
-            st = item.src.stat()
-        except OSError:  # gone since planning: the one-pass task reports it
-            return []
-        want = {"source": {"size": st.st_size, "mtime_ns": st.st_mtime_ns},
-                "settings": settings, "segment_seconds": self.opts.segment_seconds}
-        plan_file = workdir / PLAN_FILE
-        try:
-            old = json.loads(plan_file.read_text(encoding="utf-8"))
-            if all(old.get(k) == v for k, v in want.items()):
-                return [Segment(*s) for s in old["segments"]]
-        except (OSError, ValueError, TypeError, KeyError):
-            pass
-        remove_workdir(workdir)
-        o = self.opts
-        segments = plan_segments(item.src, item.dst, o.segment_seconds,
-                                 radius=o.radius if o.temporal else 0, codec=o.codec)
-        if segments:
-            workdir.mkdir(parents=True, exist_ok=True)
-            _write_json(plan_file, {**want, "segments": [s.to_list() for s in segments]})
-        return segments
-
     def _join(self, film):
-        from .segments import join_segments, remove_workdir
-
         item = film.item
         t0 = time.perf_counter()
         result = {"settings": film.settings, "attempt": 1, "frames": None}
         try:
             with collect_warnings() as warnings:
-                result["frames"] = join_segments(item.src, item.dst, film.parts())
+                result["frames"] = film.work.join()
             film.warnings.extend(warnings)
             result["status"] = "done"
-            remove_workdir(film.workdir)
-            _remove_empty_parents(film.workdir, self.outdir)
+            _remove_empty_parents(film.work.workdir, self.outdir)
         except (FilmcolorError, OSError) as ex:
             result["status"] = "failed"
             result["reason"] = (str(ex).strip().splitlines() or [type(ex).__name__])[0]

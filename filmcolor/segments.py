@@ -24,8 +24,10 @@ whose pts run backwards, see video._probe), and an output container with global 
 its first frame fails with that reason rather than lose a frame.
 """
 
+import json
 import logging
 import os
+import time
 from collections import deque
 from dataclasses import asdict, dataclass
 from fractions import Fraction
@@ -46,6 +48,7 @@ SEEKABLE_INPUTS = ("mov", "matroska")  # demuxers whose index makes keyframe see
 # exactly and holds every encoder offered (x264, x265, FFV1, VP9, MPEG-2)
 PART_FORMAT, PART_SUFFIX = "mp4", "mp4"
 FIRST = -(1 << 62)  # the first segment's `first`: it holds every frame before its end
+PLAN_FILE = "plan.json"
 
 
 @dataclass(frozen=True)
@@ -134,14 +137,17 @@ def part_path(workdir, segment):
 
 
 class _SpanWriter:
-    """The writer for one segment: frames outside its span (the overlap) are dropped."""
+    """The writer for one segment: frames outside its span (the overlap) are dropped; the
+    bar, if any, counts the frames written."""
 
-    def __init__(self, writer, segment):
-        self.writer, self.segment = writer, segment
+    def __init__(self, writer, segment, bar=None):
+        self.writer, self.segment, self.bar = writer, segment, bar
 
     def write(self, frame, ab, small):
         if self.segment.holds(frame.pts):
             self.writer.write(frame, ab, small)
+            if self.bar is not None:
+                self.bar.update(1)
 
     def copy(self, packet):  # segments carry no audio: it is muxed once, at the join
         pass
@@ -149,10 +155,10 @@ class _SpanWriter:
 
 def colorize_segment(src, dst, segment, part, colorizer, codec=None, crf=18,
                      preset="medium", temporal=True, strength=DEFAULT_STRENGTH,
-                     radius=DEFAULT_RADIUS):
+                     radius=DEFAULT_RADIUS, bar=None):
     """Colorize one segment of `src` into the MP4 file `part` (temporary name, then
     renamed); `dst` is the film's final output, whose container picks the encoder.
-    Returns the frames written."""
+    Returns the frames written; `bar` (tqdm) counts them."""
     _, name = check_output(dst, codec)
     check_writable({Path(part).parent})
     with VideoReader(src, copy=False, seek_pts=None if segment.seek < 0 else segment.seek) \
@@ -161,7 +167,7 @@ def colorize_segment(src, dst, segment, part, colorizer, codec=None, crf=18,
                          format=PART_FORMAT, copy=False) as writer:
             smoother = ChromaSmoother(strength, radius) if temporal else None
             context = radius if smoother is not None and smoother.active else 0
-            sink = FrameSink(_SpanWriter(writer, segment), None, smoother)
+            sink = FrameSink(_SpanWriter(writer, segment, bar), None, smoother)
             try:
                 _feed(reader, segment, context, sink, colorizer, src)
                 sink.finish()
@@ -265,8 +271,130 @@ def _by_time(video, copied):
         yield kind, packet
 
 
+class FilmWork:
+    """A film's segments in its work folder, across runs: plan.json (the source's size and
+    mtime, the settings, the segments) and the finished segment files.
+
+        work = FilmWork(src, dst, workdir, settings, seconds=120, radius=2)
+        segments = work.segments()           # [] means: one pass
+        for seg in segments:
+            if seg.index not in work.finished():
+                colorize_segment(src, dst, seg, work.part(seg), colorizer, ...)
+        frames = work.join()                 # the output, then the folder is removed
+
+    A plan made for another source file or other settings is thrown away with its
+    segments. A killed run's temporary files are removed.
+    """
+
+    def __init__(self, src, dst, workdir, settings, seconds=SEGMENT_SECONDS,
+                 radius=DEFAULT_RADIUS, codec=None):
+        self.src, self.dst, self.workdir = Path(src), Path(dst), Path(workdir)
+        self.settings, self.seconds, self.radius, self.codec = settings, seconds, radius, codec
+        self._segments = None
+
+    def segments(self):
+        if self._segments is None:
+            self._segments = self._load() or self._plan()
+        return self._segments
+
+    def part(self, segment):
+        return part_path(self.workdir, segment)
+
+    def finished(self):
+        return {s.index for s in self.segments() if self.part(s).is_file()}
+
+    def join(self):
+        frames = join_segments(self.src, self.dst, [self.part(s) for s in self.segments()])
+        self.remove()
+        return frames
+
+    def remove(self):
+        remove_workdir(self.workdir)
+
+    def _wanted(self):
+        try:
+            st = self.src.stat()
+        except OSError:
+            return None
+        return {"source": {"size": st.st_size, "mtime_ns": st.st_mtime_ns},
+                "settings": self.settings, "segment_seconds": self.seconds}
+
+    def _load(self):
+        want = self._wanted()
+        try:
+            old = json.loads((self.workdir / PLAN_FILE).read_text(encoding="utf-8"))
+            if want and all(old.get(k) == v for k, v in want.items()):
+                for stale in self.workdir.glob(".*.part"):  # a killed run's
+                    stale.unlink(missing_ok=True)
+                return [Segment(*s) for s in old["segments"]]
+        except (OSError, ValueError, TypeError, KeyError):
+            pass
+        return None
+
+    def _plan(self):
+        self.remove()
+        want = self._wanted()
+        segments = plan_segments(self.src, self.dst, self.seconds, self.radius,
+                                 self.codec) if want else []
+        if segments:
+            from .image import write_atomic
+
+            self.workdir.mkdir(parents=True, exist_ok=True)
+            plan = {**want, "segments": [s.to_list() for s in segments]}
+            write_atomic(self.workdir / PLAN_FILE, json.dumps(plan, indent=1).encode("utf-8"))
+        return segments
+
+
+def colorize_film(src, dst, colorizer, identity, seconds=SEGMENT_SECONDS, overwrite=False,
+                  progress=False, codec=None, crf=18, preset="medium", temporal=True,
+                  strength=DEFAULT_STRENGTH, radius=DEFAULT_RADIUS):
+    """films.colorize_video that a rerun resumes: a film longer than two segments is done
+    in segments kept in a hidden folder beside the output (`.NAME.filmcolor-work`), so
+    after a crash or a kill the same call continues from the last finished segment.
+    `identity` names the model (e.g. the weights file's name and size): segments made
+    with another model or other settings are not reused. Returns a films.VideoResult."""
+    from .films import VideoResult, colorize_video, plan_video
+
+    t0 = time.perf_counter()
+    film = {"codec": codec, "crf": crf, "preset": preset, "temporal": temporal,
+            "strength": strength, "radius": radius}
+    dst = plan_video(src, dst, overwrite, codec)
+    settings = {**identity, "render_size": colorizer.render_size, **film}
+    work = FilmWork(src, dst, dst.parent / f".{dst.name}.filmcolor-work", settings, seconds,
+                    radius if temporal else 0, codec)
+    segments = work.segments()
+    if not segments:
+        return colorize_video(src, dst, colorizer, overwrite=True, progress=progress, **film)
+    finished = work.finished()
+    if finished:
+        log.info("%s: resuming: %d of %d segments finished earlier", src, len(finished),
+                 len(segments))
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=sum(s.frames for s in segments), unit="frames", desc="colorize",
+                   initial=sum(s.frames for s in segments if s.index in finished),
+                   dynamic_ncols=True)
+    try:
+        for segment in segments:
+            if segment.index not in finished:
+                colorize_segment(src, dst, segment, work.part(segment), colorizer, bar=bar,
+                                 **film)
+        frames = work.join()
+    except KeyboardInterrupt:
+        done = len(work.finished())
+        log.warning("%s: stopped with %d of %d segments finished (kept in %s); the same "
+                    "command resumes", src, done, len(segments), work.workdir)
+        raise
+    finally:
+        if bar is not None:
+            bar.close()
+    return VideoResult(frames=frames, seconds=time.perf_counter() - t0, output=dst)
+
+
 def remove_workdir(workdir):
-    """Delete a film's work folder after its join (only files this module wrote)."""
+    """Delete a film's work folder (its files, then the folder if nothing else is left)."""
     workdir = Path(workdir)
     if not workdir.is_dir():
         return
