@@ -87,6 +87,14 @@ def _colorizer(weights, render_size, batch_size):
     return Colorizer(model, render_size=render_size, batch_size=batch_size)
 
 
+def _weights_identity(weights):
+    """What says which model made a film's segments: the weights file's name and size."""
+    from .model import shipped_weights
+
+    path = weights or shipped_weights()
+    return {"name": path.name, "size": path.stat().st_size}
+
+
 @click.group(cls=DefaultGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="filmcolor")
 def cli():
@@ -117,11 +125,16 @@ def cli():
               help="Films: excerpt length (seconds or [HH:]MM:SS), for a quick preview.")
 @click.option("--compare", is_flag=True,
               help="Films: write the source and the result side by side.")
+@click.option("--segment-seconds", type=click.FloatRange(min=0), default=None,
+              help="Films longer than two segments are done in segments cut at keyframes "
+                   "this far apart, kept beside OUTPUT until it is complete, so the same "
+                   f"command resumes after a crash; 0: one pass  [default: {SEGMENT_SECONDS:g}]")
 @_smoothing_options
 @_engine_options
 @_logging_options
-def colorize(input, output, overwrite, codec, crf, preset, start, duration, compare, temporal,
-             strength, radius, weights, render_size, batch_size, quiet, verbose):
+def colorize(input, output, overwrite, codec, crf, preset, start, duration, compare,
+             segment_seconds, temporal, strength, radius, weights, render_size, batch_size,
+             quiet, verbose):
     """Colorize INPUT (a film, an image or a folder of images) into OUTPUT."""
     from tqdm.contrib.logging import logging_redirect_tqdm
 
@@ -134,17 +147,28 @@ def colorize(input, output, overwrite, codec, crf, preset, start, duration, comp
 
         VideoReader(input).close()  # a bad film fails here, also before the model loads
         colorizer = _colorizer(weights, render_size or DEFAULT_FILM_RENDER_SIZE, batch_size)
+        film = dict(overwrite=overwrite, codec=codec, crf=18 if crf is None else crf,
+                    preset=preset or "medium", progress=not quiet,
+                    **_temporal_args(temporal, strength, radius))
         with logging_redirect_tqdm(loggers=[log]):
-            result = colorize_video(input, output, colorizer, overwrite=overwrite, codec=codec,
-                                    crf=18 if crf is None else crf, preset=preset or "medium",
-                                    progress=not quiet, start=start, duration=duration,
-                                    compare=compare, **_temporal_args(temporal, strength,
-                                                                      radius))
+            if start is not None or duration is not None or compare:  # previews: one pass
+                if segment_seconds is not None:
+                    raise click.BadParameter("does not apply to --start, --duration or "
+                                             "--compare", param_hint="'--segment-seconds'")
+                result = colorize_video(input, output, colorizer, start=start,
+                                        duration=duration, compare=compare, **film)
+            else:
+                from .segments import colorize_film
+
+                identity = {"weights": _weights_identity(weights)}
+                seconds = SEGMENT_SECONDS if segment_seconds is None else segment_seconds
+                result = colorize_film(input, output, colorizer, identity, seconds, **film)
         log.info("wrote %d frames to %s in %.1f s", result.frames, result.output,
                  result.seconds)
         return
     for name, value in (("--codec", codec), ("--crf", crf), ("--preset", preset),
                         ("--start", start), ("--duration", duration),
+                        ("--segment-seconds", segment_seconds),
                         ("--compare", compare or None), ("--temporal", temporal),
                         ("--strength", strength), ("--radius", radius)):
         if value is not None:

@@ -231,3 +231,38 @@ def test_segments_of_one_film_spread_over_a_dask_local_cluster(clip, tmp_path,
         assert pa == pb
         np.testing.assert_array_equal(a, b)
     assert packets(tmp_path / "dask" / "reel.mkv", "subtitle") == packets(src, "subtitle")
+
+
+def test_single_film_command_killed_midway_resumes(tmp_path, trained_weights):
+    """`filmcolor IN OUT` on a long film keeps its finished segments beside OUT; after a
+    SIGKILL the same command continues from them; other settings start afresh."""
+    src = write_clip(tmp_path / "reel.mp4", size=SIZE, n=240, gop=GOP,
+                     lumas=sample_lumas(240, SIZE))
+    out = tmp_path / "out" / "reel.mp4"
+    cmd = [sys.executable, "-m", "filmcolor", str(src), str(out), "--weights",
+           str(trained_weights), "--render-size", "32", "--segment-seconds", "0.5"]
+    work = out.parent / ".reel.mp4.filmcolor-work"
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not list(work.glob("seg-*.mp4")):
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    finished = len(list(work.glob("seg-*.mp4")))
+    assert 1 <= finished < 20 and not out.exists()
+
+    rerun = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"resuming: {finished} of 20 segments finished earlier" in rerun.stderr
+    assert video_times(out) == video_times(src)
+    assert packets(out, "audio") == packets(src, "audio")
+    assert not work.exists()
+    assert [p.name for p in out.parent.iterdir()] == ["reel.mp4"]
+
+    # a work folder planned with other settings is emptied and the film planned afresh
+    work.mkdir()
+    (work / "plan.json").write_text(json.dumps({"settings": {"crf": 1}}))
+    again = subprocess.run([*cmd, "--overwrite", "-v"], capture_output=True, text=True,
+                           timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert "resuming" not in again.stderr and not work.exists()
