@@ -49,8 +49,8 @@ def main():
     lumas, abs_ = clip(w, h, args.frames)
     n = len(lumas)
 
-    def run(strength, radius):
-        s = ChromaSmoother(strength=strength, radius=radius)
+    def run(strength, radius, compose=True):
+        s = ChromaSmoother(strength=strength, radius=radius, compose=compose)
         out = []
         for i, (y, ab) in enumerate(zip(lumas, abs_)):
             out += s.push(i, y, ab)
@@ -71,6 +71,9 @@ def main():
     for strength, radius in ((0.0, 2), (1.0, 1), (1.0, 2), (1.0, 3)):
         ms = per_frame_ms(lambda s=strength, r=radius: run(s, r), n, args.repeat)
         print(f"smoother strength={strength} radius={radius}  {ms:6.2f} ms/frame at {w}x{h}")
+    for radius in (2, 3):  # every neighbour's flow computed directly, as before composing
+        ms = per_frame_ms(lambda r=radius: run(1.0, r, compose=False), n, args.repeat)
+        print(f"  direct flows, radius={radius}     {ms:6.2f} ms/frame at {w}x{h}")
     print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
 
 

@@ -142,6 +142,37 @@ def test_moving_pattern_ab_stays_on_the_object():
         assert err_smoothed < err_input, (t, err_smoothed, err_input)
 
 
+def test_chained_flows_match_direct_flows_on_a_pan():
+    """Flows chained over adjacent frames (the default) land where one flow per neighbour
+    does: on a pan of 3 px per frame with noisy ab (sigma 4) both smooth as well (error
+    against the true ab within 5 %), and the chained flow 2 frames out is the 6 px of the
+    pan and of the direct flow within 0.3 px (measured 5.78 against 6.05), mid-frame."""
+    tex, colours = _texture(6), _texture(7)
+    rng = np.random.default_rng(1)
+    n = 7
+    lumas = [_crop(tex, 3 * i) for i in range(n)]
+    truth = [_ab_from(_crop(colours, 3 * i)) for i in range(n)]
+    noisy = [t + rng.normal(0, 4, t.shape).astype(np.float32) for t in truth]
+    chained = ChromaSmoother(radius=2)
+    direct = ChromaSmoother(radius=2, compose=False)
+    inner = (slice(8, H - 8), slice(16, W - 16))
+    pairs = zip(truth, _run(chained, lumas, noisy), _run(direct, lumas, noisy))
+    for t, (_, a), (_, b) in pairs:
+        err_chained = np.mean(np.abs(a - t)[inner])
+        err_direct = np.mean(np.abs(b - t)[inner])
+        assert err_chained < 1.05 * err_direct, (err_chained, err_direct)
+    chained.push(0, lumas[0], noisy[0])
+    chained.push(1, lumas[1], noisy[1])
+    chained.push(2, lumas[2], noisy[2])
+    chained_flow = np.median(chained._chained(0, 2)[inner], axis=(0, 1))
+    buf = chained._buf
+    direct_flow = np.median(chained._flow.calc(buf[0].luma8, buf[2].luma8, None)[inner],
+                            axis=(0, 1))
+    # the content moves 6 px left between frames 0 and 2
+    assert np.allclose(chained_flow, (-6.0, 0.0), atol=0.3), chained_flow
+    assert np.allclose(chained_flow, direct_flow, atol=0.3), (chained_flow, direct_flow)
+
+
 # --- scene cuts -------------------------------------------------------------------------------
 
 
