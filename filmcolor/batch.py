@@ -31,6 +31,7 @@ import os
 import signal
 import threading
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -327,6 +328,8 @@ class _Run:
             for task, result in self._execute(failed, attempt=2):
                 self._finished(task, result)
         except KeyboardInterrupt:  # Ctrl-C or SIGTERM: what is done stays done
+            for stale in self.outdir.rglob(".*.part"):  # of the tasks just cancelled
+                stale.unlink(missing_ok=True)
             rep = self._write_reports()
             log.warning("batch stopped: %d done; rerun the same command to resume",
                         rep["totals"]["done"])
@@ -380,9 +383,9 @@ class _Run:
         t0 = time.perf_counter()
         result = {"settings": film.settings, "attempt": 1, "frames": None}
         try:
-            with collect_warnings() as warnings:
+            with collect_warnings() as notes:
                 result["frames"] = film.work.join()
-            film.warnings.extend(warnings)
+            film.warnings.extend(notes)
             result["status"] = "done"
             _remove_empty_parents(film.work.workdir, self.outdir)
         except (FilmcolorError, OSError) as ex:
@@ -457,10 +460,13 @@ class _Run:
 
         by_key = {(t.item.key, None if t.segment is None else t.segment.index): t
                   for t in tasks}
-        # batch_size 1: tasks are long (seconds to minutes), each one goes to a free worker
-        with _backend(self.opts), Parallel(n_jobs=-1 if self.opts.scheduler else self.opts.jobs,
-                                           batch_size=1,
-                                           return_as="generator_unordered") as parallel:
+        # batch_size 1: tasks are long (seconds to minutes), each one goes to a free worker;
+        # joblib's warning that a stop cancelled running tasks would only repeat ours
+        with warnings.catch_warnings(), _backend(self.opts), \
+                Parallel(n_jobs=-1 if self.opts.scheduler else self.opts.jobs, batch_size=1,
+                         return_as="generator_unordered") as parallel:
+            warnings.filterwarnings("ignore", message=".*tasks which were still being",
+                                    category=UserWarning)
             for result in parallel(calls()):
                 yield by_key[result["key"], result["segment"]], result
 
@@ -476,21 +482,25 @@ class _Run:
             entry["segments"] = len(film.segments)
             entry["segments_resumed"] = film.resumed
             entry["segment_workers"] = sorted(film.workers)
-        warnings = result.get("warnings") or []
-        if warnings:
-            entry["warnings"] = warnings
+        notes = result.get("warnings") or []
+        if notes:
+            entry["warnings"] = notes
         if status == "done":
             entry["size"] = item.dst.stat().st_size
-            log.info("done %s -> %s (%.1f s)", item.src, item.dst, result["seconds"])
-            self._thumbnails(item)
         else:
             entry["reason"] = result["reason"]
-            log.error("failed %s", _named(item, result["reason"]))
+        # recorded before it is logged: a stop (SIGTERM) between the two never leaves a
+        # "done" in the log that the state file does not have
         self.state["items"][item.key] = entry
         _write_json(self.state_path, self.state)
         self.rows[item.key] = report.row(item, status, result["seconds"], result["frames"],
                                          result["attempt"], result.get("reason"), segments,
-                                         warnings)
+                                         notes)
+        if status == "done":
+            log.info("done %s -> %s (%.1f s)", item.src, item.dst, result["seconds"])
+            self._thumbnails(item)
+        else:
+            log.error("failed %s", _named(item, result["reason"]))
         self._write_reports()
 
     def _thumbnails(self, item):
