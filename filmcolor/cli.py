@@ -142,6 +142,10 @@ def colorize(input, output, overwrite, codec, crf, preset, start, duration, comp
     if _is_video(input):
         from .films import colorize_video, plan_video
 
+        preview = start is not None or duration is not None or compare
+        if preview and segment_seconds is not None:
+            raise click.BadParameter("does not apply to --start, --duration or --compare",
+                                     param_hint="'--segment-seconds'")
         plan_video(input, output, overwrite, codec)  # fail before the model loads
         from .video import VideoReader
 
@@ -151,10 +155,7 @@ def colorize(input, output, overwrite, codec, crf, preset, start, duration, comp
                     preset=preset or "medium", progress=not quiet,
                     **_temporal_args(temporal, strength, radius))
         with logging_redirect_tqdm(loggers=[log]):
-            if start is not None or duration is not None or compare:  # previews: one pass
-                if segment_seconds is not None:
-                    raise click.BadParameter("does not apply to --start, --duration or "
-                                             "--compare", param_hint="'--segment-seconds'")
+            if preview:  # excerpts and side by side: one pass
                 result = colorize_video(input, output, colorizer, start=start,
                                         duration=duration, compare=compare, **film)
             else:

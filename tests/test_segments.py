@@ -266,3 +266,10 @@ def test_single_film_command_killed_midway_resumes(tmp_path, trained_weights):
                            timeout=300)
     assert again.returncode == 0, again.stderr
     assert "resuming" not in again.stderr and not work.exists()
+
+
+def test_segment_seconds_with_a_preview_is_refused(run_cli, clip, tmp_path):
+    code, err = run_cli(clip, tmp_path / "out.mp4", "--start", "1", "--segment-seconds", "2",
+                        "--weights", tmp_path / "no-model-needed.keras")
+    assert code == 2 and "'--segment-seconds': does not apply to --start" in err, err
+    assert not (tmp_path / "out.mp4").exists()
