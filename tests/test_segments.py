@@ -167,6 +167,18 @@ def test_joined_mkv_keeps_subtitles_tracks_chapters_and_attachments(clip, tmp_pa
 # ----------------------------------------------------------------------------- the batch
 
 
+def kill_after_first_segment(cmd, work):
+    """Run `cmd`, SIGKILL it as soon as a finished segment file appears in `work`; returns
+    the finished segments' file names, sorted."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not list(work.glob("seg-*.mp4")):
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    return sorted(p.name for p in work.glob("seg-*.mp4"))
+
+
 def test_batch_killed_mid_film_resumes_from_its_last_segment(tmp_path, trained_weights):
     """SIGKILL once the first segment is on disk; the rerun does only the segments left and
     the film has the source's frame count, times and audio packets."""
@@ -178,13 +190,7 @@ def test_batch_killed_mid_film_resumes_from_its_last_segment(tmp_path, trained_w
            "--weights", str(trained_weights), "--render-size", "32", "--segment-seconds",
            "0.5", "-q"]
     work = out / ".filmcolor-work" / "shelf" / "reel.mp4"
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and not list(work.glob("seg-*.mp4")):
-        time.sleep(0.005)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=30)
-    finished = sorted(p.name for p in work.glob("seg-*.mp4"))
+    finished = kill_after_first_segment(cmd, work)
     total = len(json.loads((work / "plan.json").read_text())["segments"])
     assert total == 20 and 1 <= len(finished) < total, finished
     assert not (out / "shelf" / "reel.mp4").exists()
@@ -242,13 +248,7 @@ def test_single_film_command_killed_midway_resumes(tmp_path, trained_weights):
     cmd = [sys.executable, "-m", "filmcolor", str(src), str(out), "--weights",
            str(trained_weights), "--render-size", "32", "--segment-seconds", "0.5"]
     work = out.parent / ".reel.mp4.filmcolor-work"
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and not list(work.glob("seg-*.mp4")):
-        time.sleep(0.005)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=30)
-    finished = len(list(work.glob("seg-*.mp4")))
+    finished = len(kill_after_first_segment(cmd, work))
     assert 1 <= finished < 20 and not out.exists()
 
     rerun = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
