@@ -108,14 +108,15 @@ def _score_frame(scores, state, truth, gray, small, ab_raw, ab_smooth):
             scores.per_frame[row]["auc"].append(
                 100.0 * metrics.auc_ab(color.rgb_to_lab(full)[..., 1:], truth_ab))
         scores.per_frame[row]["cf"].append(metrics.colorfulness(full))
+    small_ab = {row: color.rgb_to_lab(o[1])[..., 1:] for row, o in outputs.items()}
     prev = state["prev"]
     if prev is not None:
         motion = metrics.source_motion(prev["small"], small)
         for row, (_, cur) in outputs.items():
             scores.flicker_rgb[row].add(motion, prev[row], cur)
-            scores.flicker_ab[row].add(motion, prev[row + "_ab"], color.rgb_to_lab(cur)[..., 1:])
+            scores.flicker_ab[row].add(motion, prev[row + "_ab"], small_ab[row])
     state["prev"] = {"small": small, **{r: o[1] for r, o in outputs.items()},
-                     **{r + "_ab": color.rgb_to_lab(o[1])[..., 1:] for r, o in outputs.items()}}
+                     **{r + "_ab": small_ab[r] for r in outputs}}
     scores.frames += 1
 
 
