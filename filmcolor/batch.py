@@ -187,8 +187,14 @@ def run_batch(inputs, outdir, options=None):
     """
     opts = options or BatchOptions()
     outdir = Path(outdir)
+    if opts.scheduler:  # workers on other machines share the paths, not our working folder
+        outdir = outdir.absolute()
     items = plan_batch(inputs, outdir, opts.codec)
+    if opts.scheduler:
+        items = [Item(i.src.absolute(), i.dst, i.kind, i.key) for i in items]
     weights = Path(opts.weights) if opts.weights else _shipped_weights()
+    if opts.scheduler:
+        weights = weights.absolute()
     if not weights.is_file():
         raise WeightsError(f"{weights}: weights file not found")
     check_writable({outdir})
