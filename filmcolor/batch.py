@@ -6,7 +6,7 @@ Inputs are files, folders (recursive; structure mirrored under OUTDIR/<folder na
 globs, and manifests (.txt/.lst: one path a line). Every path is checked before any work.
 
 The work is a list of tasks (tasks.py): a photo, a film, or one segment of a film longer
-than two segments (segments.py), so a long film resumes from its last finished segment and
+than one segment (segments.py), so a long film resumes from its last finished segment and
 its segments spread over the workers. A failed task (FilmcolorError or OSError) is logged,
 retried once after the first pass, and recorded; it never stops the others. The parent
 joins a film's segments when the last one is finished. OUTDIR holds:

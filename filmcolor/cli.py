@@ -126,7 +126,7 @@ def cli():
 @click.option("--compare", is_flag=True,
               help="Films: write the source and the result side by side.")
 @click.option("--segment-seconds", type=click.FloatRange(min=0), default=None,
-              help="Films longer than two segments are done in segments cut at keyframes "
+              help="Films longer than one segment are done in segments cut at keyframes "
                    "this far apart, kept beside OUTPUT until it is complete, so the same "
                    f"command resumes after a crash; 0: one pass  [default: {SEGMENT_SECONDS:g}]")
 @_smoothing_options
@@ -310,7 +310,7 @@ def eval_(data, weights_list, render_size, batch_size, limit, quiet, verbose):
 @click.option("--preset", default="medium", show_default=True, help="x264 speed preset.")
 @click.option("--segment-seconds", type=click.FloatRange(min=0), default=SEGMENT_SECONDS,
               show_default=True,
-              help="Films longer than two segments are cut at keyframes at least this far "
+              help="Films longer than one segment are cut at keyframes at least this far "
                    "apart: a rerun resumes from the last finished segment, and segments run "
                    "in parallel. 0: whole films only.")
 @_smoothing_options

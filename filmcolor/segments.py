@@ -68,7 +68,8 @@ class Segment:
 
 def plan_segments(src, dst, seconds=SEGMENT_SECONDS, radius=DEFAULT_RADIUS, codec=None):
     """Segments of the film `src` for the output `dst`, or [] where the film is done in
-    one pass (shorter than two segments, or not exactly cuttable; see the module doc).
+    one pass (no keyframe more than `seconds` in, or not exactly cuttable; see the module
+    doc).
 
     Cuts are found through the container's index, one seek a segment (the first keyframe at
     least `seconds` after the last cut), so planning a two-hour film reads a few packets,
@@ -77,16 +78,28 @@ def plan_segments(src, dst, seconds=SEGMENT_SECONDS, radius=DEFAULT_RADIUS, code
         return []
     try:
         fmt, _ = check_output(dst, codec)
-        if fmt not in SEGMENT_OUTPUTS:
+        if fmt not in SEGMENT_OUTPUTS or not _worth_probing(src, seconds):
             return []
         with VideoReader(src, copy=False) as reader:
-            if reader.timed_by_dts or not reader.container.format.name.startswith(
-                    SEEKABLE_INPUTS):
+            if reader.timed_by_dts:
                 return []
             return _plan(reader, seconds, radius)
     except Exception as ex:  # noqa: BLE001 - planning is best effort, one pass reports
         log.debug("%s: not segmented (%s)", src, ex)
         return []
+
+
+def _worth_probing(src, seconds):
+    """A seekable container lasting longer than one segment: only then is the film opened
+    as a VideoReader, whose probe decodes its first frames (short films, the usual case,
+    skip that)."""
+    import av
+
+    with av.open(str(src)) as c:
+        if not c.format.name.startswith(SEEKABLE_INPUTS):
+            return False
+        # the container lasts at least as long as its video: no cut fits in this
+        return not c.duration or c.duration / av.time_base > seconds
 
 
 def _plan(reader, seconds, radius):
@@ -348,7 +361,7 @@ class FilmWork:
 def colorize_film(src, dst, colorizer, identity, seconds=SEGMENT_SECONDS, overwrite=False,
                   progress=False, codec=None, crf=18, preset="medium", temporal=True,
                   strength=DEFAULT_STRENGTH, radius=DEFAULT_RADIUS):
-    """films.colorize_video that a rerun resumes: a film longer than two segments is done
+    """films.colorize_video that a rerun resumes: a film longer than one segment is done
     in segments kept in a hidden folder beside the output (`.NAME.filmcolor-work`), so
     after a crash or a kill the same call continues from the last finished segment.
     `identity` names the model (e.g. the weights file's name and size): segments made
