@@ -47,9 +47,20 @@ def _logging_options(f):
     return f
 
 
+def _model_choice():
+    from .model import MODELS  # the registry is plain data: no Keras import
+
+    return click.Choice(list(MODELS))
+
+
 def _engine_options(f):
+    from .model import DEFAULT_MODEL
+
     f = click.option("--weights", type=click.Path(path_type=Path), default=None,
-                     help="A .keras model file (default: the shipped weights).")(f)
+                     help="A .keras model file of your own (instead of --model).")(f)
+    f = click.option("--model", "model_name", type=_model_choice(), default=None,
+                     help=f"Shipped model to use  [default: {DEFAULT_MODEL}; 'paper' is the "
+                          "paper's network]")(f)
     f = click.option("--render-size", type=click.IntRange(min=16), default=None,
                      help="Long side, in pixels, at which chroma is predicted  [default: "
                           f"{DEFAULT_RENDER_SIZE} for photos, {DEFAULT_FILM_RENDER_SIZE} "
@@ -77,11 +88,20 @@ def _setup_logging(quiet, verbose):
     logging.getLogger("filmcolor").setLevel(level)
 
 
+def _weights_path(model_name, weights):
+    """The weights file --model or --weights names (the default model's if neither)."""
+    from .model import shipped_weights
+
+    if model_name and weights:
+        raise click.BadParameter("give --model or --weights, not both", param_hint="'--model'")
+    return weights or shipped_weights(model_name)
+
+
 def _colorizer(weights, render_size, batch_size):
     from .engine import Colorizer, describe_device
-    from .model import load_model, shipped_weights
+    from .model import load_model
 
-    path = weights or shipped_weights()
+    path = weights
     model = load_model(path)
     log.info("model %s on %s", path.name, describe_device())
     return Colorizer(model, render_size=render_size, batch_size=batch_size)
@@ -89,10 +109,7 @@ def _colorizer(weights, render_size, batch_size):
 
 def _weights_identity(weights):
     """What says which model made a film's segments: the weights file's name and size."""
-    from .model import shipped_weights
-
-    path = weights or shipped_weights()
-    return {"name": path.name, "size": path.stat().st_size}
+    return {"name": weights.name, "size": weights.stat().st_size}
 
 
 @click.group(cls=DefaultGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -133,12 +150,13 @@ def cli():
 @_engine_options
 @_logging_options
 def colorize(input, output, overwrite, codec, crf, preset, start, duration, compare,
-             segment_seconds, temporal, strength, radius, weights, render_size, batch_size,
-             quiet, verbose):
+             segment_seconds, temporal, strength, radius, model_name, weights, render_size,
+             batch_size, quiet, verbose):
     """Colorize INPUT (a film, an image or a folder of images) into OUTPUT."""
     from tqdm.contrib.logging import logging_redirect_tqdm
 
     _setup_logging(quiet, verbose)
+    weights = _weights_path(model_name, weights)
     if _is_video(input):
         from .films import colorize_video, plan_video
 
@@ -205,45 +223,65 @@ def _is_video(path):
 
 @cli.command()
 @click.option("--data", type=click.Path(path_type=Path, exists=True, file_okay=False),
-              required=True, help="Folder of colour images (recursive).")
+              required=True, help="Folder of colour images (recursive; a 'test' subfolder "
+                                  "is never used).")
 @click.option("--out", type=click.Path(path_type=Path), required=True,
               help="Run folder: checkpoints, log.csv, loss.png, accuracy.png. Rerun to resume.")
-@click.option("--epochs", type=click.IntRange(min=1), default=50, show_default=True)
+@click.option("--recipe", type=click.Choice(["unet", "paper"]), default="unet",
+              show_default=True,
+              help="unet: the default model's recipe; paper: Fig. 2 with the paper's own "
+                   "(L2 0.01, plain MSE, constant rate). The options below override it.")
+@click.option("--loss", type=click.Choice(["mse", "classify"]), default=None,
+              help="U-Net: MSE on the ab code, or classification over ab bins decoded by an "
+                   "annealed mean  [default: classify]")
+@click.option("--epochs", type=click.IntRange(min=1), default=None,
+              help="[default: 40 (unet), 60 (paper)]")
 @click.option("--steps-per-epoch", type=click.IntRange(min=1), default=100, show_default=True)
 @click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True)
 @click.option("--crop", type=click.IntRange(min=16), default=128, show_default=True,
-              help="Square random-crop size (a multiple of 8).")
+              help="Square random-crop size (a multiple of 8, of 16 for the U-Net).")
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=1e-3,
-              show_default=True, help="Adam learning rate.")
-@click.option("--l2", type=click.FloatRange(min=0), default=0.01, show_default=True,
-              help="Kernel L2 factor (the paper's 0.01).")
+              show_default=True, help="Adam learning rate (the start of the cosine decay).")
+@click.option("--l2", type=click.FloatRange(min=0), default=None,
+              help="Kernel L2 factor  [default: 0 (unet), 0.01 (paper)]")
 @click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), default=0.2,
-              show_default=True)
+              show_default=True, help="The paper's network only.")
 @click.option("--rebalance", type=click.FloatRange(0, 1), default=0.0, show_default=True,
-              help="Class-rebalanced MSE strength (0 = plain MSE as in the paper).")
+              help="Class-rebalancing strength (0 = plain loss).")
+@click.option("--augment/--no-augment", default=None,
+              help="Film-like tone, grain, blur, JPEG and vignetting on the input  "
+                   "[default: on (unet), off (paper)]")
 @click.option("--render-size", type=click.IntRange(min=16), default=DEFAULT_RENDER_SIZE,
-              show_default=True, help="Long side images are scaled to before cropping.")
+              show_default=True, help="Long side validation images are scaled to.")
 @click.option("--val-split", default="val", show_default=True,
               help="Validation subfolder of --data, or a fraction such as 0.15.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @_logging_options
-def train(data, out, epochs, steps_per_epoch, batch_size, crop, lr, l2, dropout, rebalance,
-          render_size, val_split, seed, quiet, verbose):
-    """Train the network on a folder of colour images."""
+def train(data, out, recipe, loss, epochs, steps_per_epoch, batch_size, crop, lr, l2,
+          dropout, rebalance, augment, render_size, val_split, seed, quiet, verbose):
+    """Train a network on a folder of colour photographs."""
     from .model import import_keras
 
     import_keras()  # first, so TensorFlow's start-up chatter is silenced
-    from .train import TrainConfig
+    from .train import recipe_config
     from .train import train as run_training
 
     _setup_logging(quiet, verbose)
-    if crop % 8:
-        raise click.BadParameter(f"{crop} is not a multiple of 8", param_hint="'--crop'")
-    best = run_training(TrainConfig(
-        data=str(data), out=str(out), epochs=epochs, batch_size=batch_size, crop=crop,
-        steps_per_epoch=steps_per_epoch, learning_rate=lr, l2=l2, dropout=dropout,
+    step = 8 if recipe == "paper" else 16
+    if crop % step:
+        raise click.BadParameter(f"{crop} is not a multiple of {step}", param_hint="'--crop'")
+    if recipe == "paper" and loss == "classify":
+        raise click.BadParameter("the paper's network regresses ab: use --loss mse",
+                                 param_hint="'--loss'")
+    given = dict(loss=loss, epochs=epochs, l2=l2, augment=augment)
+    overrides = {k: v for k, v in given.items() if v is not None}
+    if recipe == "paper":  # validation and training at one size, as in the paper
+        overrides["load_size"] = render_size
+    best = run_training(recipe_config(
+        recipe, data=str(data), out=str(out), batch_size=batch_size, crop=crop,
+        steps_per_epoch=steps_per_epoch, learning_rate=lr, dropout=dropout,
         rebalance=rebalance, render_size=render_size, val_split=val_split, seed=seed,
-        verbose=0 if quiet else 2,
+        verbose=0 if quiet else 2, **overrides,
     ))
     log.info("best model: %s", best)
 
@@ -251,8 +289,11 @@ def train(data, out, epochs, steps_per_epoch, batch_size, crop, lr, l2, dropout,
 @cli.command(name="eval")
 @click.option("--data", type=click.Path(path_type=Path), required=True,
               help="Folder of colour images (recursive).")
+@click.option("--model", "model_names", type=_model_choice(), multiple=True,
+              help="Shipped model(s) to compare; repeat for several (default: the default "
+                   "model).")
 @click.option("--weights", "weights_list", type=click.Path(path_type=Path), multiple=True,
-              help="Model file(s) to compare; repeat for several (default: shipped weights).")
+              help="Model file(s) to compare, after any --model; repeat for several.")
 @click.option("--render-size", type=click.IntRange(min=16), default=None,
               help=f"[default: {DEFAULT_RENDER_SIZE} for images, {DEFAULT_FILM_RENDER_SIZE} "
                    "for a film, as when colorizing]")
@@ -260,7 +301,7 @@ def train(data, out, epochs, steps_per_epoch, batch_size, crop, lr, l2, dropout,
 @click.option("--limit", type=click.IntRange(min=1), default=None,
               help="Only the first N images (or frames of a film).")
 @_logging_options
-def eval_(data, weights_list, render_size, batch_size, limit, quiet, verbose):
+def eval_(data, model_names, weights_list, render_size, batch_size, limit, quiet, verbose):
     """Gray colour images (or a colour film), colorize them, and print metrics beside the
     gray baseline; for a film also the flicker (warping error) with smoothing on and off."""
     from .errors import InputNotFoundError
@@ -270,18 +311,21 @@ def eval_(data, weights_list, render_size, batch_size, limit, quiet, verbose):
     _setup_logging(quiet, verbose)
     if not data.exists():
         raise InputNotFoundError(f"{data}: no such file or folder")
+    named = {name: shipped_weights(name) for name in model_names}
+    paths = list(named.values()) + list(weights_list) or [shipped_weights()]
     if data.is_file() and _is_video(data):
         from .evaluate_video import evaluate_video, format_video_table
 
-        colorizer = _colorizer(weights_list[0] if weights_list else None,
-                               render_size or DEFAULT_FILM_RENDER_SIZE, max(batch_size, 8))
+        colorizer = _colorizer(paths[0], render_size or DEFAULT_FILM_RENDER_SIZE,
+                               max(batch_size, 8))
         scores = evaluate_video(data, colorizer, limit=limit, progress=not quiet)
         click.echo(format_video_table(scores, data))
         return
-    paths = list(weights_list) or [shipped_weights()]
-    # column names: file stems, with the folder too where two stems clash (runs/*/best.keras)
-    stems = [p.stem for p in paths]
-    names = [f"{p.parent.name}/{p.stem}" if stems.count(p.stem) > 1 else p.stem for p in paths]
+    # column names: model names, then file stems, with the folder too where two stems clash
+    # (runs/*/best.keras)
+    stems = [p.stem for p in weights_list]
+    names = [*named, *[f"{p.parent.name}/{p.stem}" if stems.count(p.stem) > 1 else p.stem
+                       for p in weights_list]] or [shipped_weights().stem]
     render_size = render_size or DEFAULT_RENDER_SIZE
     colorizers = {n: _colorizer(p, render_size, batch_size) for n, p in zip(names, paths)}
     columns, source, n, failures = evaluate(data, colorizers, limit=limit,
@@ -317,7 +361,8 @@ def eval_(data, weights_list, render_size, batch_size, limit, quiet, verbose):
 @_engine_options
 @_logging_options
 def batch(inputs, outdir, jobs, scheduler, gpus_per_job, codec, crf, preset, segment_seconds,
-          temporal, strength, radius, weights, render_size, batch_size, quiet, verbose):
+          temporal, strength, radius, model_name, weights, render_size, batch_size, quiet,
+          verbose):
     """Colorize many photos and films (files, folders, globs) into OUTDIR; rerun the same
     command to resume. Exits 3 when some items failed (see OUTDIR/report.html)."""
     from tqdm.contrib.logging import logging_redirect_tqdm
@@ -325,7 +370,8 @@ def batch(inputs, outdir, jobs, scheduler, gpus_per_job, codec, crf, preset, seg
     from .batch import BatchOptions, run_batch
 
     _setup_logging(quiet, verbose)
-    options = BatchOptions(weights=weights, render_size=render_size, batch_size=batch_size,
+    options = BatchOptions(weights=_weights_path(model_name, weights), render_size=render_size,
+                           batch_size=batch_size,
                            codec=codec, crf=crf, preset=preset, jobs=jobs, progress=not quiet,
                            scheduler=scheduler, gpus_per_job=gpus_per_job,
                            segment_seconds=segment_seconds,

@@ -16,7 +16,7 @@ import numpy as np
 
 from . import color
 from .errors import OutOfMemoryError
-from .model import DOWNSAMPLE, import_keras, quiet_stderr
+from .model import downsample, import_keras, quiet_stderr
 
 log = logging.getLogger("filmcolor")
 
@@ -36,8 +36,10 @@ class Colorizer:
     """Holds a loaded model; call predict_ab() or colorize() on lists of luma planes."""
 
     def __init__(self, model, render_size=DEFAULT_RENDER_SIZE, batch_size=DEFAULT_BATCH_SIZE):
-        if render_size < DOWNSAMPLE:
-            raise ValueError(f"render size must be at least {DOWNSAMPLE}, got {render_size}")
+        self.downsample = downsample(model)  # the model's total stride: pad to a multiple
+        if render_size < self.downsample:
+            raise ValueError(f"render size must be at least {self.downsample}, got "
+                             f"{render_size}")
         if batch_size < 1:
             raise ValueError(f"batch size must be at least 1, got {batch_size}")
         self.model = model
@@ -103,7 +105,7 @@ class Colorizer:
         Photos come in many aspect ratios; each distinct input shape costs a trace/compile
         on every backend, so sides are rounded up to CANVAS_STEP (capped at the long side).
         """
-        long_side = _ceil_to(max(shape), DOWNSAMPLE)
+        long_side = _ceil_to(max(shape), self.downsample)
         return tuple(min(_ceil_to(n, CANVAS_STEP), long_side) for n in shape)
 
     def colorize(self, grays):

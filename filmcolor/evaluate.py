@@ -111,6 +111,11 @@ def _code_true(truth, shape):
     return color.encode_ab(color.rgb_to_lab(small)[..., 1:])
 
 
+def worst_vs_gray(column, gray):
+    """The lowest per-image RGB PSNR gain over the gray image (negative: below gray)."""
+    return float(np.min(np.subtract(column.values["psnr"], gray.values["psnr"])))
+
+
 def format_table(columns, source, n_images, data):
     """One plain-text table (also valid Markdown)."""
     head = ["metric", *[c.name for c in columns]]
@@ -120,6 +125,11 @@ def format_table(columns, source, n_images, data):
         arrow = "higher is better" if higher else "lower is better"
         rows.append([f"{label} ({arrow})", *[f"{c.mean(key):.4f}" if key == "mse_paper"
                                              else f"{c.mean(key):.2f}" for c in columns]])
+    gray = columns[-1]
+    rows.append(["colourfulness / the source images' (higher is better)",
+                 *[f"{c.mean('colorfulness') / source['source_cf']:.2f}" for c in columns]])
+    rows.append(["worst image: PSNR minus gray's PSNR, dB (higher is better)",
+                 *[f"{worst_vs_gray(c, gray):+.2f}" for c in columns]])
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
     line = lambda r: "| " + " | ".join(v.ljust(w) for v, w in zip(r, widths)) + " |"
     sep = "|" + "|".join("-" * (w + 2) for w in widths) + "|"

@@ -1,4 +1,8 @@
-"""The paper's CNN (Revathi et al., Fig. 2): the only module that builds Keras layers.
+"""The model registry and the paper's CNN (Revathi et al., Fig. 2).
+
+Models are named (`MODELS`): each name is an architecture and its shipped weights file.
+A saved file says which architecture it is by its Keras model name, so load_model needs no
+flag; unet.py builds the project's larger network, this module builds the paper's.
 
 Input: L / 100, N x H x W x 1 with H and W multiples of 8. Output: sigmoid ab code,
 N x H x W x 2 (see color.py). Three stride-2 convolutions down, three 2x upsamplings up:
@@ -12,14 +16,36 @@ import logging
 import os
 import sys
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import WeightsError
 
-DOWNSAMPLE = 8  # three stride-2 convolutions
+DOWNSAMPLE = 8  # the paper's network: three stride-2 convolutions
 PARAMS = 31_618
-WEIGHTS_FILE = "filmcolor.keras"  # the shipped default (see weights/README.md)
-PAPER_WEIGHTS_FILE = "filmcolor-paper.keras"  # the paper's recipe, kept for comparison
+PAPER_NAME = "revathi2023"  # the Fig. 2 network's Keras model name
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str  # what --model takes
+    file: str  # under weights/
+    about: str
+
+
+# Shipped weights by name; weights/README.md is the model card of each file.
+MODELS = {
+    "unet": ModelSpec("unet", "unet.keras",
+                      "the project's U-Net with global context, 1.9 M parameters"),
+    "paper": ModelSpec("paper", "paper.keras",
+                       "the paper's Fig. 2 network (31,618 parameters), kernel L2 1e-6"),
+    "paper-recipe": ModelSpec("paper-recipe", "paper-recipe.keras",
+                              "the paper's Fig. 2 network with its own recipe (L2 0.01)"),
+}
+DEFAULT_MODEL = "unet"  # chosen on the validation split (README, "Models")
+# architecture (Keras model name) -> padding multiple; the I/O convention of both is
+# L / 100 in, sigmoid ab code out
+ARCHITECTURES = {PAPER_NAME: DOWNSAMPLE, "filmcolor_unet": 16}
 
 # (filters, stride, dropout after) for the encoder, as in Fig. 2 and section IV.A.
 _ENCODER = [(8, 2, True), (16, 1, False), (16, 2, True), (32, 1, False), (32, 2, True)]
@@ -82,17 +108,26 @@ def build_model(l2=0.01, dropout=0.2, seed=None):
         n_conv += 1
     x = layers.UpSampling2D(2, name=_name("up_sampling2d", len(_DECODER)))(x)
     outputs = conv(2, 1, _name("conv2d", n_conv), activation="sigmoid")(x)
-    return keras.Model(inputs, outputs, name="revathi2023")
+    return keras.Model(inputs, outputs, name=PAPER_NAME)
 
 
 def _name(base, i):
     return base if i == 0 else f"{base}_{i}"
 
 
-def shipped_weights(name=WEIGHTS_FILE):
-    """Path of shipped weights: $FILMCOLOR_WEIGHTS, the checkout's weights/, or the install's."""
-    if name == WEIGHTS_FILE and os.environ.get("FILMCOLOR_WEIGHTS"):
+def model_spec(name):
+    """The registry entry of `name`; WeightsError listing the names that exist."""
+    if name not in MODELS:
+        raise WeightsError(f"{name}: no such model (models: {', '.join(MODELS)})")
+    return MODELS[name]
+
+
+def shipped_weights(name=None):
+    """Path of the shipped weights of model `name` (default: the default model, or
+    $FILMCOLOR_WEIGHTS): the checkout's weights/, or the install's."""
+    if name is None and os.environ.get("FILMCOLOR_WEIGHTS"):
         return Path(os.environ["FILMCOLOR_WEIGHTS"])
+    name = model_spec(name or DEFAULT_MODEL).file
     candidates = [Path(__file__).resolve().parent.parent / "weights" / name,
                   Path(sys.prefix) / "share" / "filmcolor" / "weights" / name]
     return next((p for p in candidates if p.is_file()), candidates[0])
@@ -119,4 +154,12 @@ def load_model(path):
             f"{path}: not a colorization model (input {model.input_shape}, "
             f"output {model.output_shape}; expected 1 channel in, 2 out)"
         )
+    if model.name not in ARCHITECTURES:
+        raise WeightsError(f"{path}: unknown architecture '{model.name}' (filmcolor runs "
+                           f"{', '.join(ARCHITECTURES)})")
     return model
+
+
+def downsample(model):
+    """The multiple of which the model's input sides must be (its total stride)."""
+    return ARCHITECTURES.get(getattr(model, "name", None), DOWNSAMPLE)

@@ -1,8 +1,9 @@
-"""Training: a folder of colour images -> a saved model, with the paper's recipe by default.
+"""Training: a folder of colour images -> a saved model, by a named recipe.
 
-Shares color.py (the exact input/target mapping used at inference) and model.py. Images
-are scaled so their long side is the render size, as at inference, then random crops and
-flips feed Adam on MSE. Works on any Keras backend, CPU or GPU.
+Shares color.py (the exact input/target mapping used at inference) and the model code.
+`RECIPES` holds each shipped model's recipe: "unet" (the default: the project's U-Net,
+random-scale crops, film-like input augmentation, a cosine learning rate) and "paper"
+(Fig. 2 with the paper's own settings). Works on any Keras backend, CPU or GPU.
 """
 
 import csv
@@ -17,7 +18,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from . import color
+from . import augment, color
 from .engine import DEFAULT_RENDER_SIZE
 from .errors import DataError
 from .image import find_images, read_image
@@ -26,24 +27,48 @@ from .model import build_model
 log = logging.getLogger("filmcolor")
 
 AB_BIN = 10.0  # rebalancing histogram bin width in ab units (Zhang et al. use 10)
+HELD_OUT = "test"  # a subfolder of --data that no training choice may see
+MIN_TRAIN_IMAGES = 4  # usable (colour) images below which a run is refused
 
 
 @dataclass
 class TrainConfig:
     data: str
     out: str
-    epochs: int = 50
+    model: str = "unet"  # architecture: "unet" or "paper" (Fig. 2)
+    loss: str = "classify"  # "mse" on the ab code, or "classify" over ab bins
+    epochs: int = 40
     batch_size: int = 16
     crop: int = 128
     steps_per_epoch: int = 100
     learning_rate: float = 1e-3
-    l2: float = 0.01  # the paper's kernel regulariser
-    dropout: float = 0.2
-    rebalance: float = 0.0  # 0 = plain MSE (paper); >0 = weight pixels by rare ab colours
-    render_size: int = DEFAULT_RENDER_SIZE
+    schedule: str = "cosine"  # "constant" (paper) or "cosine" decay to 2% over the run
+    l2: float = 0.0  # kernel L2 factor (the paper's 0.01 collapses to one tint)
+    dropout: float = 0.2  # the paper's network only
+    rebalance: float = 0.0  # 0 = plain loss; >0 = weight pixels by rare ab colours
+    augment: bool = True  # film-like tone, grain, blur, JPEG and vignetting on the input
+    scale_min: float = 0.5  # crops at a random scale: image long side load_size * [min, 1]
+    load_size: int = 384  # long side training images are held at
+    render_size: int = DEFAULT_RENDER_SIZE  # validation images, as at inference
     val_split: str = "val"  # subfolder holding validation images, or a fraction like "0.15"
     seed: int = 0
     verbose: int = 2  # Keras fit(): 0 silent, 2 one line per epoch
+
+
+# The shipped models' recipes; `filmcolor train` with no recipe flags trains RECIPES["unet"]
+# (the TrainConfig defaults). weights/README.md says how each was chosen.
+RECIPES = {
+    "unet": {},
+    "paper": dict(model="paper", loss="mse", epochs=60, schedule="constant", l2=0.01,
+                  augment=False, scale_min=1.0, load_size=DEFAULT_RENDER_SIZE),
+}
+
+
+def recipe_config(name, **overrides):
+    """TrainConfig of a named recipe, with `overrides` on top."""
+    if name not in RECIPES:
+        raise ValueError(f"unknown recipe {name!r} ({', '.join(RECIPES)})")
+    return TrainConfig(**{**RECIPES[name], **overrides})
 
 
 def load_pairs(paths, render_size):
@@ -56,12 +81,32 @@ def load_pairs(paths, render_size):
     return pairs
 
 
+def usable(pairs, paths):
+    """Drop gray images (nothing to learn from); refuse a set too small to train on."""
+    keep = [i for i, (_, y) in enumerate(pairs) if _has_colour(y)]
+    if len(keep) < MIN_TRAIN_IMAGES:
+        raise DataError(f"{Path(paths[0]).parent if paths else '.'}: found {len(keep)} usable "
+                        f"colour training images of {len(pairs)}; need at least "
+                        f"{MIN_TRAIN_IMAGES}")
+    if len(keep) < len(pairs):
+        log.warning("skipping %d gray training images (no colour to learn)",
+                    len(pairs) - len(keep))
+    return [pairs[i] for i in keep]
+
+
+def _has_colour(y):
+    chroma = np.hypot(*np.moveaxis(color.decode_ab(y), -1, 0))
+    return float((chroma > 10.0).mean()) >= 0.02
+
+
 def split_paths(data, val_split, seed):
     """(train paths, val paths): a `val` subfolder if present, else a seeded fraction."""
     data = Path(data)
     everything = find_images(data)
     if not everything:
         raise DataError(f"{data}: no images found")
+    held_out = data / HELD_OUT
+    everything = [p for p in everything if held_out not in p.parents]
     val_dir = data / val_split
     if val_dir.is_dir():
         val = find_images(val_dir)
@@ -113,29 +158,77 @@ def _ab_bins(y):
     return np.clip(((ab + color.AB_OFFSET) / AB_BIN).round().astype(int), 0, int(round(256 / AB_BIN)))
 
 
-def _crop(x, y, size, rng, flip=True):
+def _crop(x, y, size, rng, flip=True, scale_min=1.0):
+    """A random size x size crop; with scale_min < 1 it covers a region 1 to 1/scale_min
+    times larger, scaled down, so objects appear at several sizes."""
+    region = size
+    if scale_min < 1.0:
+        region = int(round(size / rng.uniform(scale_min, 1.0)))
     h, w = x.shape[:2]
-    if h < size or w < size:  # pad small images (stamps) by reflection
-        ph, pw = max(0, size - h), max(0, size - w)
+    if h < region or w < region:  # pad small images by reflection
+        ph, pw = max(0, region - h), max(0, region - w)
         x = np.pad(x, ((0, ph), (0, pw), (0, 0)), mode="reflect")
         y = np.pad(y, ((0, ph), (0, pw), (0, 0)), mode="reflect")
         h, w = x.shape[:2]
-    r, c = rng.integers(0, h - size + 1), rng.integers(0, w - size + 1)
-    x, y = x[r:r + size, c:c + size], y[r:r + size, c:c + size]
+    r, c = rng.integers(0, h - region + 1), rng.integers(0, w - region + 1)
+    x, y = x[r:r + region, c:c + region], y[r:r + region, c:c + region]
+    if region != size:
+        import cv2
+
+        x = cv2.resize(x, (size, size), interpolation=cv2.INTER_AREA)[..., None]
+        y = cv2.resize(y, (size, size), interpolation=cv2.INTER_AREA)
     if flip and rng.random() < 0.5:
         x, y = x[:, ::-1], y[:, ::-1]
     return x, y
 
 
-class CropDataset(keras.utils.PyDataset):
-    """Random crops and flips; epoch e uses rng(seed, e) so a resumed run sees the same data."""
+class ABBins:
+    """Quantised ab for the classification loss: the bins of a 10-unit grid that the
+    training images use (Zhang et al. 2016 keep the 313 in gamut)."""
 
-    def __init__(self, pairs, batch_size, crop, steps, seed, weights=None, train=True):
+    def __init__(self, pairs, step=AB_BIN):
+        from .unet import ab_bin_grid
+
+        self.grid = ab_bin_grid(step)  # (n*n) x 2 ab centres
+        self.n = int(round(np.sqrt(len(self.grid))))
+        self.step = step
+        counts = np.zeros(len(self.grid), np.int64)
+        for _, y in pairs:
+            np.add.at(counts, self._grid_index(y).ravel(), 1)
+        self.kept = np.flatnonzero(counts)
+        # grid bin -> nearest kept bin (a colour no training image has maps to its neighbour)
+        d = ((self.grid[:, None, :] - self.grid[None, self.kept, :]) ** 2).sum(-1)
+        self.lut = d.argmin(axis=1).astype(np.int32)
+
+    def _grid_index(self, y):
+        ab = color.decode_ab(y)
+        i = np.clip(np.rint((ab + 110.0) / self.step), 0, self.n - 1).astype(np.int32)
+        return i[..., 0] * self.n + i[..., 1]
+
+    def index(self, y):
+        """ab code H x W x 2 -> kept-bin index H x W (int32)."""
+        return self.lut[self._grid_index(y)]
+
+    @property
+    def centres_code(self):
+        """Q x 2 bin centres as ab codes, the model's frozen decoding weights."""
+        return color.encode_ab(self.grid[self.kept])
+
+
+class CropDataset(keras.utils.PyDataset):
+    """Random crops and flips; epoch e uses rng(seed, e) so a resumed run sees the same data.
+
+    Yields (x, target[, weights]): the code at full size (MSE) or, with `bins`, the bin
+    index at half size (classification, the U-Net's logits resolution)."""
+
+    def __init__(self, pairs, batch_size, crop, steps, seed, weights=None, train=True,
+                 bins=None, augment=False, scale_min=1.0):
         super().__init__()
         self.pairs, self.batch_size, self.crop, self.steps = pairs, batch_size, crop, steps
         self.seed, self.weights, self.train = seed, weights, train
+        self.bins, self.augment, self.scale_min = bins, augment, scale_min
         self.epoch = 0
-        if not train:  # validation: fixed crops, drawn once
+        if not train:  # validation: fixed crops, drawn once, never augmented
             rng = np.random.default_rng([seed, 10**6])
             self.fixed = [_crop(x, y, crop, rng, flip=False) for x, y in pairs]
             self.steps = -(-len(self.fixed) // batch_size)
@@ -147,15 +240,23 @@ class CropDataset(keras.utils.PyDataset):
         if self.train:
             rng = np.random.default_rng([self.seed, self.epoch, i])
             picks = rng.integers(0, len(self.pairs), self.batch_size)
-            items = [_crop(*self.pairs[k], self.crop, rng) for k in picks]
+            items = [_crop(*self.pairs[k], self.crop, rng, scale_min=self.scale_min)
+                     for k in picks]
+            if self.augment:
+                items = [(augment.film_like(x, rng), y) for x, y in items]
         else:
             items = self.fixed[i * self.batch_size:(i + 1) * self.batch_size]
         x = np.stack([a for a, _ in items]).astype(np.float32)
         y = np.stack([b for _, b in items]).astype(np.float32)
+        if self.bins is not None:  # targets where the logits are: half size
+            y = y.reshape(len(y), y.shape[1] // 2, 2, y.shape[2] // 2, 2, 2).mean(axis=(2, 4))
+            target = self.bins.index(y)
+        else:
+            target = y
         if self.weights is None:
-            return x, y
+            return x, target
         idx = _ab_bins(y)
-        return x, y, self.weights[idx[..., 0], idx[..., 1]]
+        return x, target, self.weights[idx[..., 0], idx[..., 1]]
 
 
 class _EpochSetter(keras.callbacks.Callback):
@@ -223,45 +324,92 @@ def _best_val_loss(out):
     return min(losses) if losses else None
 
 
+class _SaveInference(keras.callbacks.Callback):
+    """best.keras (lowest val_loss) and last.keras hold the inference model: sigmoid ab
+    code out, as the engine runs it, even when the loss trained logits."""
+
+    def __init__(self, model, out, best=None):
+        super().__init__()
+        self.inference, self.out, self.best = model, Path(out), best
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.inference.save(self.out / "last.keras")
+        loss = (logs or {}).get("val_loss")
+        if loss is not None and (self.best is None or loss < self.best):
+            self.best = float(loss)
+            self.inference.save(self.out / "best.keras")
+
+
+def build_for(cfg, bins=None):
+    """(inference model, model the loss trains) for cfg.model / cfg.loss."""
+    if cfg.model == "paper":
+        if cfg.loss != "mse":
+            raise ValueError("the paper's network regresses the ab code: use loss 'mse'")
+        model = build_model(l2=cfg.l2, dropout=cfg.dropout, seed=cfg.seed)
+        return model, model
+    if cfg.model != "unet":
+        raise ValueError(f"unknown model {cfg.model!r} (unet, paper)")
+    from . import unet
+
+    if cfg.loss == "classify":
+        model = unet.build("classify", bins=bins.centres_code, l2=cfg.l2, seed=cfg.seed)
+    elif cfg.loss == "mse":
+        model = unet.build("regress", l2=cfg.l2, seed=cfg.seed)
+    else:
+        raise ValueError(f"unknown loss {cfg.loss!r} (mse, classify)")
+    return model, unet.training_model(model)
+
+
 def train(cfg: TrainConfig):
     """Train (or resume) into cfg.out; returns the path of the best model."""
+    if cfg.crop % 16 and cfg.model == "unet":
+        raise ValueError(f"crop {cfg.crop} is not a multiple of 16 (the U-Net's stride)")
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(cfg.seed)
     train_paths, val_paths = split_paths(cfg.data, cfg.val_split, cfg.seed)
     log.info("training on %d images, validating on %d", len(train_paths), len(val_paths))
     t0 = time.time()
-    train_pairs = load_pairs(train_paths, cfg.render_size)
+    train_pairs = usable(load_pairs(train_paths, cfg.load_size), train_paths)
     val_pairs = load_pairs(val_paths, cfg.render_size)
     weights = ab_weights(train_pairs, cfg.rebalance) if cfg.rebalance > 0 else None
+    bins = ABBins(train_pairs) if cfg.loss == "classify" else None
     train_ds = CropDataset(train_pairs, cfg.batch_size, cfg.crop, cfg.steps_per_epoch,
-                           cfg.seed, weights)
-    val_ds = CropDataset(val_pairs, cfg.batch_size, cfg.crop, 0, cfg.seed, None, train=False)
+                           cfg.seed, weights, bins=bins, augment=cfg.augment,
+                           scale_min=cfg.scale_min)
+    val_ds = CropDataset(val_pairs, cfg.batch_size, cfg.crop, 0, cfg.seed, None, train=False,
+                         bins=bins)
 
-    model = build_model(l2=cfg.l2, dropout=cfg.dropout, seed=cfg.seed)
-    model.compile(
-        optimizer=keras.optimizers.Adam(cfg.learning_rate),
-        loss="mse",
+    model, trained = build_for(cfg, bins)
+    lr = cfg.learning_rate
+    if cfg.schedule == "cosine":
+        lr = keras.optimizers.schedules.CosineDecay(lr, cfg.epochs * cfg.steps_per_epoch,
+                                                    alpha=0.02)
+    elif cfg.schedule != "constant":
+        raise ValueError(f"unknown schedule {cfg.schedule!r} (constant, cosine)")
+    if cfg.loss == "classify":
+        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        accuracy = keras.metrics.SparseCategoricalAccuracy(name="accuracy")  # bin agreement
+    else:
+        loss = "mse"
         # what Keras' "accuracy" means for this 2-channel output: argmax(a, b) agreement
-        metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
-    )
+        accuracy = keras.metrics.CategoricalAccuracy(name="accuracy")
+    trained.compile(optimizer=keras.optimizers.Adam(lr), loss=loss, metrics=[accuracy])
     callbacks = [
         _EpochSetter(train_ds, cfg.seed),
         # resume: restores weights and the epoch counter after a crash or Ctrl-C
         keras.callbacks.BackupAndRestore(str(out / "backup"), delete_checkpoint=False),
         keras.callbacks.CSVLogger(str(out / "log.csv"), append=True),
-        keras.callbacks.ModelCheckpoint(str(out / "last.keras")),
-        keras.callbacks.ModelCheckpoint(str(out / "best.keras"), monitor="val_loss",
-                                        save_best_only=True,
-                                        initial_value_threshold=_best_val_loss(out)),
+        _SaveInference(model, out, best=_best_val_loss(out)),
         _Plotter(out),
     ]
-    model.fit(train_ds, validation_data=val_ds, epochs=cfg.epochs, callbacks=callbacks,
-              verbose=cfg.verbose)
+    trained.fit(train_ds, validation_data=val_ds, epochs=cfg.epochs, callbacks=callbacks,
+                verbose=cfg.verbose)
     info = {
         "config": asdict(cfg),
         "train_images": len(train_paths),
         "val_images": len(val_paths),
+        "params": model.count_params(),
         "seconds_this_run": round(time.time() - t0, 1),
         "backend": keras.backend.backend(),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}",

@@ -2,7 +2,7 @@
 and a CLI runner whose exit codes come from filmcolor.__main__.main.
 
 Nothing here needs the real trained weights except `trained_weights`, which skips only
-while weights/filmcolor.keras is still the empty placeholder.
+while the default model's weights file is still an empty placeholder.
 """
 
 import hashlib

@@ -40,8 +40,8 @@ def _is_empty_placeholder(path):
     return path.is_file() and path.stat().st_size == 0
 
 
-def _shipped_path_or_skip():
-    path = fmodel.shipped_weights()
+def _shipped_path_or_skip(name=None):
+    path = fmodel.shipped_weights(name)
     if _is_empty_placeholder(path):
         pytest.skip(f"{path} is still the empty placeholder (trained weights not shipped yet)")
     return path  # a missing file is a failure, not a skip
@@ -94,11 +94,12 @@ def built():
     return fmodel.build_model(seed=0)
 
 
-@pytest.fixture(params=["built", "shipped"])
+@pytest.fixture(params=["built", "paper", "paper-recipe"])
 def fig2_model(request, built):
+    """The Fig. 2 network as built, and both shipped files of it."""
     if request.param == "built":
         return built
-    return fmodel.load_model(_shipped_path_or_skip())
+    return fmodel.load_model(_shipped_path_or_skip(request.param))
 
 
 # --- architecture ------------------------------------------------------------------------
@@ -234,13 +235,15 @@ _CHILD = textwrap.dedent(f"""
 
 
 @pytest.mark.parametrize("backend", ["jax", "torch"])
-@pytest.mark.parametrize("weights", ["untrained", "shipped"])
+@pytest.mark.parametrize("weights", ["untrained", *fmodel.MODELS])
 def test_loads_and_predicts_the_same_on_other_backend(tmp_path, saved_untrained, weights,
                                                       backend):
+    """The untrained Fig. 2 net and every shipped model give the same predictions."""
     keras = fmodel.import_keras()
     if keras.backend.backend() == backend:
         pytest.skip(f"this process already runs Keras on {backend}; nothing to compare")
-    path = saved_untrained if weights == "untrained" else _shipped_path_or_skip()
+    path = saved_untrained if weights == "untrained" else fmodel.shipped_weights(weights)
+    assert weights == "untrained" or path.stat().st_size > 0, f"{path}: placeholder"
     x = _fixed_input()
     want = np.asarray(fmodel.load_model(path).predict_on_batch(x))
     np.save(tmp_path / "x.npy", x)

@@ -375,9 +375,9 @@ def test_shipped_weights_colour_the_sample(trained_weights, run_cli, tmp_path):
 
 def test_paper_recipe_weights_are_a_tint(run_cli, tmp_path):
     """The paper's recipe (L2 0.01) collapses to one colour: README's claim, checked."""
-    from filmcolor.model import PAPER_WEIGHTS_FILE, shipped_weights
+    from filmcolor.model import shipped_weights
 
-    paper = shipped_weights(PAPER_WEIGHTS_FILE)
+    paper = shipped_weights("paper-recipe")
     default_out, paper_out = tmp_path / "default.png", tmp_path / "paper.png"
     assert run_cli(SAMPLE, default_out)[0] == 0
     assert run_cli(SAMPLE, paper_out, "--weights", paper)[0] == 0

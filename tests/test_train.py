@@ -17,6 +17,7 @@ from filmcolor.__main__ import main
 from filmcolor.errors import EXIT_OK, EXIT_USAGE, DataError
 from filmcolor.model import load_model
 from filmcolor.train import (
+    RECIPES,
     TrainConfig,
     _ab_bins,
     ab_weights,
@@ -53,8 +54,9 @@ def data(tmp_path_factory):
 
 
 def tiny_config(data, out, **overrides):
-    kw = dict(data=str(data), out=str(out), epochs=2, steps_per_epoch=2, batch_size=2,
-              crop=32, render_size=64, learning_rate=LR, seed=0)
+    """The paper's recipe (Fig. 2 network), made tiny."""
+    kw = dict(RECIPES["paper"], data=str(data), out=str(out), epochs=2, steps_per_epoch=2,
+              batch_size=2, crop=32, render_size=64, load_size=64, learning_rate=LR, seed=0)
     kw.update(overrides)
     return TrainConfig(**kw)
 
@@ -318,25 +320,35 @@ def restore_filmcolor_logger():
     logger.propagate = saved[2]
 
 
-def cli_args(data, out, crop="32"):
-    return ["train", "--data", str(data), "--out", str(out), "--epochs", "1",
-            "--steps-per-epoch", "1", "--batch-size", "2", "--crop", crop,
+def cli_args(data, out, crop="32", recipe="unet"):
+    return ["train", "--data", str(data), "--out", str(out), "--recipe", recipe,
+            "--epochs", "1", "--steps-per-epoch", "1", "--batch-size", "2", "--crop", crop,
             "--render-size", "64", "-q"]
 
 
-def test_cli_train_exits_0_and_writes_run(data, tmp_path, restore_filmcolor_logger):
+@pytest.mark.parametrize("recipe, arch, params", [("unet", "filmcolor_unet", None),
+                                                  ("paper", "revathi2023", 31_618)])
+def test_cli_train_exits_0_and_writes_run(data, tmp_path, restore_filmcolor_logger, recipe,
+                                          arch, params):
     out = tmp_path / "cli-run"
     with contextlib.redirect_stdout(io.StringIO()):
-        assert main(cli_args(data, out)) == EXIT_OK == 0
+        assert main(cli_args(data, out, recipe=recipe)) == EXIT_OK == 0
     _, rows = read_log(out)
     assert len(rows) == 1
-    assert (out / "best.keras").is_file()
+    model = load_model(out / "best.keras")  # the inference model: code out, any backend
+    assert model.name == arch and model.output_shape[-1] == 2
+    assert params is None or model.count_params() == params
+    info = json.loads((out / "train.json").read_text())
+    assert info["config"]["model"] == recipe
+    assert info["config"]["augment"] is (recipe == "unet")
 
 
-def test_cli_train_crop_not_multiple_of_8_exits_2(data, tmp_path, capsys,
-                                                  restore_filmcolor_logger):
+@pytest.mark.parametrize("recipe, step", [("unet", 16), ("paper", 8)])
+def test_cli_train_crop_not_a_multiple_of_the_stride_exits_2(data, tmp_path, capsys,
+                                                             restore_filmcolor_logger,
+                                                             recipe, step):
     out = tmp_path / "cli-bad"
-    assert main(cli_args(data, out, crop="30")) == EXIT_USAGE == 2
+    assert main(cli_args(data, out, crop="36", recipe=recipe)) == EXIT_USAGE == 2
     err = capsys.readouterr().err
-    assert "--crop" in err and "30 is not a multiple of 8" in err
+    assert "--crop" in err and f"36 is not a multiple of {step}" in err
     assert not out.exists()  # rejected before any work

@@ -1,0 +1,108 @@
+"""The project's own network: a U-Net that predicts ab at half resolution, with a
+global-context gate (Iizuka et al. 2016) so the whole picture can tell sky from wall.
+
+Same I/O convention as the paper's network (model.py): L / 100 in, N x H x W x 1 with H
+and W multiples of DOWNSAMPLE; sigmoid ab code out, N x H x W x 2. Chroma is
+low-frequency, so the decoder stops at H/2 and a bilinear 2x upsampling gives full size.
+(Keras' own bilinear UpSampling2D cannot be retraced for a new input shape on TensorFlow,
+so it is built from nearest upsampling and a frozen [1/4, 1/2, 1/4] filter.)
+
+Two heads share the trunk (`build(head=...)`):
+- "regress": a sigmoid 1x1 convolution gives the ab code directly (trained with MSE);
+- "classify": logits over quantised ab bins (Zhang et al. 2016), decoded inside the model
+  by an annealed mean: softmax(logits / T) times the bin centres, as a frozen 1x1
+  convolution. The saved file is then an ordinary code-out model; training uses the
+  logits (`training_model`).
+Standard Keras layers only, so files load in safe mode on every backend.
+"""
+
+import numpy as np
+
+from .model import import_keras
+
+NAME = "filmcolor_unet"  # the saved file's model name: how load_model knows the architecture
+DOWNSAMPLE = 16  # four stride-2 convolutions
+WIDTHS = (24, 48, 96, 192)  # channels at H/2, H/4, H/8, H/16: 1.5 M parameters
+ANNEAL_T = 0.38  # Zhang et al.'s annealed-mean temperature
+
+
+def build(head="regress", bins=None, temperature=ANNEAL_T, l2=0.0, seed=None):
+    """The uncompiled U-Net. For head="classify", `bins` is a Q x 2 array of bin centres
+    as ab codes in [0, 1]. Returns the inference model (code out)."""
+    keras = import_keras()
+    L = keras.layers
+    reg = keras.regularizers.L2(l2) if l2 else None
+    init = keras.initializers.HeNormal(seed=seed)
+
+    def conv(x, filters, stride=1, name=None):
+        x = L.Conv2D(filters, 3, strides=stride, padding="same", use_bias=False,
+                     kernel_initializer=init, kernel_regularizer=reg, name=name)(x)
+        x = L.BatchNormalization(name=f"{name}_bn")(x)
+        return L.ReLU(name=f"{name}_relu")(x)
+
+    inputs = keras.Input(shape=(None, None, 1), name="L")
+    x = inputs
+    skips = []
+    for level, width in enumerate(WIDTHS):
+        x = conv(x, width, 2, name=f"down{level}")
+        x = conv(x, width, name=f"enc{level}")
+        skips.append(x)
+    # global context: image-level features gate the bottleneck's channels
+    g = L.GlobalAveragePooling2D(keepdims=True, name="global_pool")(x)
+    g = L.Dense(WIDTHS[-1], activation="relu", kernel_initializer=init, name="global_fc")(g)
+    g = L.Dense(WIDTHS[-1], activation="sigmoid", name="global_gate")(g)
+    x = L.Multiply(name="global_apply")([x, g])
+    x = conv(x, WIDTHS[-1], name="bottleneck")
+    for level in range(len(WIDTHS) - 2, -1, -1):
+        x = L.UpSampling2D(2, name=f"up{level}")(x)
+        x = L.Concatenate(name=f"skip{level}")([x, skips[level]])
+        x = conv(x, WIDTHS[level], name=f"dec{level}a")
+        x = conv(x, WIDTHS[level], name=f"dec{level}b")
+    if head == "regress":
+        code = L.Conv2D(2, 1, activation="sigmoid", name="ab_code_half")(x)
+    elif head == "classify":
+        bins = np.asarray(bins, np.float32)
+        logits = L.Conv2D(len(bins), 1, name="ab_logits")(x)
+        p = L.Rescaling(1.0 / temperature, name="anneal")(logits)
+        p = L.Softmax(name="ab_probs")(p)
+        decode = L.Conv2D(2, 1, use_bias=False, trainable=False, name="annealed_mean")
+        code = decode(p)
+        decode.set_weights([bins.reshape(1, 1, len(bins), 2)])
+    else:
+        raise ValueError(f"unknown head {head!r} (regress, classify)")
+    outputs = _bilinear_2x(L, code, name="ab_code")
+    return keras.Model(inputs, outputs, name=NAME)
+
+
+def _bilinear_2x(L, code, name):
+    """Bilinear 2x upsampling of the ab code (half-pixel centres, exact inside): nearest
+    2x, then a frozen separable [1/4, 1/2, 1/4] filter. It filters code - 0.5, so the zero
+    padding at the border pulls the outermost row towards gray, never towards a colour."""
+    x = L.Rescaling(1.0, offset=-0.5, name=f"{name}_centre")(code)
+    x = L.UpSampling2D(2, name=f"{name}_nearest")(x)
+    smooth = L.DepthwiseConv2D(3, padding="same", use_bias=False, trainable=False,
+                               name=f"{name}_bilinear")
+    x = smooth(x)
+    k = np.array([0.25, 0.5, 0.25], np.float32)
+    smooth.set_weights([np.repeat(np.outer(k, k)[:, :, None, None], 2, axis=2)])
+    return L.Rescaling(1.0, offset=0.5, name=name)(x)
+
+
+def training_model(model):
+    """What the loss sees: the logits at H/2 (classify) or the code at full size (regress)."""
+    keras = import_keras()
+    names = {layer.name for layer in model.layers}
+    if "ab_logits" in names:
+        return keras.Model(model.input, model.get_layer("ab_logits").output)
+    return model
+
+
+def head_of(model):
+    return "classify" if any(l.name == "ab_logits" for l in model.layers) else "regress"
+
+
+def ab_bin_grid(step=10.0):
+    """Every ab bin centre on a `step` grid, as ab (not code): (n*n) x 2."""
+    centres = np.arange(-110.0, 110.0 + 1e-6, step, dtype=np.float32)
+    a, b = np.meshgrid(centres, centres, indexing="ij")
+    return np.stack([a.ravel(), b.ravel()], axis=-1)

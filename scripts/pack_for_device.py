@@ -1,0 +1,60 @@
+#!/usr/bin/env python3
+"""Pack what a GPU-machine training run needs into .device/ (git-ignored, carried by the
+device tool, 64 MiB in all): the corpus's train and val images at the recipe's load size
+as JPEG quality 92 (PNG at 384 px would be ~4x over the limit), and the wheels that
+machine lacks (keras and its two small pure dependencies; it has JAX, numpy, OpenCV).
+
+    python scripts/pack_for_device.py data/corpus
+    # then, with the device tool:  run(command="bash scripts/train_on_device.sh",
+    #                                   carry=[".device"], timeout_s=600)
+
+The test split is not packed: no choice is made on it, there or here.
+"""
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from filmcolor.image import find_images  # noqa: E402
+from filmcolor.train import TrainConfig  # noqa: E402
+
+WHEELS = ["keras==3.15.1", "namex", "optree"]
+LIMIT = 64 * 2**20
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("corpus", type=Path)
+    ap.add_argument("--out", type=Path, default=REPO / ".device")
+    ap.add_argument("--quality", type=int, default=92)
+    args = ap.parse_args(argv)
+    size = TrainConfig(data="", out="").load_size
+    for split in ("train", "val"):
+        for src in find_images(args.corpus / split):
+            img = cv2.imread(str(src), cv2.IMREAD_COLOR)
+            h, w = img.shape[:2]
+            s = size / max(h, w)
+            if s < 1:
+                img = cv2.resize(img, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA)
+            dst = args.out / "corpus" / split / (src.stem + ".jpg")
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            cv2.imwrite(str(dst), img, [cv2.IMWRITE_JPEG_QUALITY, args.quality])
+    subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps",
+                    "--only-binary=:all:", "--python-version", "3.12", "--implementation",
+                    "cp", "--platform", "manylinux_2_17_x86_64", "--platform",
+                    "manylinux2014_x86_64", "-d", str(args.out / "whl"), *WHEELS], check=True)
+    total = sum(p.stat().st_size for p in args.out.rglob("*") if p.is_file())
+    print(f"{args.out}: {total / 2**20:.1f} MiB (limit 64 MiB with the working tree)",
+          file=sys.stderr)
+    if total > LIMIT:
+        sys.exit("too large to carry: lower --quality")
+
+
+if __name__ == "__main__":
+    main()
