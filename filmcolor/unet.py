@@ -106,3 +106,23 @@ def ab_bin_grid(step=10.0):
     centres = np.arange(-110.0, 110.0 + 1e-6, step, dtype=np.float32)
     a, b = np.meshgrid(centres, centres, indexing="ij")
     return np.stack([a.ravel(), b.ravel()], axis=-1)
+
+
+def with_temperature(model, temperature):
+    """A copy of a classify-head model whose annealed mean uses `temperature` (lower: more
+    vivid, nearer the most likely colour; higher: nearer the plain mean)."""
+    keras = import_keras()
+    config = model.get_config()
+    for layer in config["layers"]:
+        if layer["config"].get("name") == "anneal":
+            layer["config"]["scale"] = 1.0 / temperature
+            break
+    else:
+        raise ValueError(f"{model.name} has no annealed-mean head")
+    copy = keras.Model.from_config(config)
+    copy.set_weights(model.get_weights())
+    return copy
+
+
+def temperature_of(model):
+    return 1.0 / float(model.get_layer("anneal").scale)

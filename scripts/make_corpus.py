@@ -31,7 +31,7 @@ import subprocess
 import sys
 import zlib
 from collections import Counter, defaultdict
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import cv2
 import numpy as np
@@ -66,8 +66,9 @@ MIN_SIDE = 128
 MIN_COLOUR_FRACTION = 0.05  # pixels with Lab chroma > 10
 MIN_UNIQUE_COLOURS = 1500  # in a <= 256x256 nearest-neighbour sample; fewer: flat graphics
 HASH_MAX_DIST = 4  # 8x8 mean hash
-HASH16_MAX_DIST = 32  # confirmation on a 16x16 mean hash (8x8 alone merges unrelated skylines)
-CACHE_VERSION = 4
+THUMB_MAX_DIFF = 12.0  # confirmation: mean abs difference of 8x8 colour thumbnails
+# (the 8x8 mean hash alone merges unrelated sky-over-land pictures)
+CACHE_VERSION = 5
 
 # Decided by looking at contact sheets of the auto-filtered candidates (keys are
 # "package:source_path"). INCLUDE: for these packages ONLY the listed keys are kept, because
@@ -211,6 +212,7 @@ INCLUDE = {
     },
 }
 EXCLUDE = {
+    'jigzo-data:usr/share/games/jigzo/puzzles/00_default/penguin-3x2.pzl:jpeg': 'licence (CC-BY-NC-SA: non-commercial)',
     'gcompris-qt-data:usr/share/gcompris-qt/rcc/babyshapes.rcc:gcompris/src/activities/babyshapes/resource/dog2/dog.webp': 'overlay',
     'gcompris-qt-data:usr/share/gcompris-qt/rcc/babyshapes.rcc:gcompris/src/activities/babyshapes/resource/image/Bosschaert_04_background.webp': 'painting',
     'gcompris-qt-data:usr/share/gcompris-qt/rcc/babyshapes.rcc:gcompris/src/activities/babyshapes/resource/image/Paul_Gauguin_006_background.webp': 'painting',
@@ -270,6 +272,14 @@ EXCLUDE = {
     'palapeli-data:usr/share/doc/HTML/en/palapeli/puzzletable1.png': 'screenshot',
     'palapeli-data:usr/share/doc/HTML/fr/palapeli/puzzletable1.png': 'screenshot',
     'sddm-theme-maldives:usr/share/sddm/themes/maldives/maldives.jpg': 'screenshot',
+    'lomiri-wallpapers-16.04:usr/share/backgrounds/free_by_Peter_Nerlich.jpg': 'render',
+    'lxqt-themes:usr/share/lxqt/wallpapers/waves-logo.png': 'graphic',
+    'lxqt-themes:usr/share/lxqt/wallpapers/waves-purple-logo.jpg': 'graphic',
+    'mate-backgrounds:usr/share/backgrounds/mate/abstract/Elephants.jpg': 'painting',
+    'mate-backgrounds:usr/share/backgrounds/mate/abstract/Elephants_3840x2160.jpg': 'painting',
+    'mate-backgrounds:usr/share/backgrounds/mate/desktop/Float-into-MATE.png': 'graphic',
+    'mate-backgrounds:usr/share/backgrounds/mate/desktop/Ubuntu-Mate-Radioactive-no-logo.png': 'graphic',
+    'mate-backgrounds:usr/share/backgrounds/mate/desktop/Ubuntu-Mate-Warm-no-logo.png': 'graphic',
 }
 
 
@@ -445,8 +455,7 @@ def analyse(img):
     g = cv2.resize(cv2.cvtColor(img, cv2.COLOR_BGR2GRAY), (32, 32), interpolation=cv2.INTER_AREA)
     g8 = cv2.resize(g, (8, 8), interpolation=cv2.INTER_AREA)
     st["hash"] = int("".join("1" if b else "0" for b in (g8 > g8.mean()).flatten()), 2)
-    g16 = cv2.resize(cv2.cvtColor(img, cv2.COLOR_BGR2GRAY), (16, 16), interpolation=cv2.INTER_AREA)
-    st["hash16"] = int("".join("1" if b else "0" for b in (g16 > g16.mean()).flatten()), 2)
+    st["thumb"] = cv2.resize(img, (8, 8), interpolation=cv2.INTER_AREA).flatten().tolist()
     return st
 
 
@@ -473,11 +482,15 @@ def parse_copyright(path):
                 elif ":" in line and not line.startswith("#"):
                     cur, val = line.split(":", 1)
                     cur = cur.strip().lower()
-                    fields[cur] = [val.strip()] if val.strip() else []
+                    fields[cur] = [val.strip()]
             if "files" in fields:
                 globs = " ".join(fields["files"]).split()
-                cr = "; ".join(x for x in fields.get("copyright", []) if x != ".")
+                cr = "; ".join(x for x in fields.get("copyright", []) if x and x != ".")
                 lic = (fields.get("license") or ["unknown"])[0]
+                if not lic:  # licence given only as text
+                    body = " ".join(fields.get("license", []))
+                    lic = ("Matplotlib (PSF-based, BSD-compatible)" if "matplotlib" in body.lower()
+                           else "custom (see copyright file)")
                 out.append((globs, cr, lic))
         return out or [(["*"], "unknown", "unknown")]
     # not machine-readable: package-wide licence and holders
@@ -490,38 +503,69 @@ def parse_copyright(path):
         if re.search(pat, text, re.S):
             lic = name
             break
-    m = re.search(r"^\s*License:\s*(\S.*)$", text, re.M | re.I)
-    if m:
+    if re.search(r"General Public License.{0,120}version 2 of the License, or", text, re.S):
+        lic = "GPL-2+"
+    if "License agreement for matplotlib" in text:
+        lic = "Matplotlib (PSF-based, BSD-compatible)"
+    m = re.search(r"^\s*License:[ \t]*(\S.*)$", text, re.M | re.I)
+    if m and len(m.group(1).strip()) <= 40:
         lic = m.group(1).strip()
     holders = [re.sub(r"\s+", " ", l).strip() for l in text.splitlines()
                if re.search(r"(copyright|©|\(c\))\s*\d", l, re.I) or re.match(r"\s*©", l)]
     return [(["*"], "; ".join(dict.fromkeys(holders)) or "see copyright file", lic)]
 
 
-def licence_for(paras, rel):
-    """Last DEP-5 paragraph whose glob matches rel or a trailing part of it."""
+def _match(paras, rel):
+    """Index of the last DEP-5 paragraph whose glob matches rel or a trailing part of it;
+    failing that (installed paths differ from source paths), one whose glob's last
+    component matches the file name. -1 when nothing matches."""
     parts = rel.split("/")
     tails = ["/".join(parts[i:]) for i in range(len(parts))]
-    best = ("unknown", "unknown")
-    for globs, cr, lic in paras:
+    best = -1
+    for i, (globs, _, _) in enumerate(paras):
         if any(fnmatch.fnmatchcase(t, g) for g in globs for t in tails):
-            best = (lic, cr)
+            best = i
+    if best <= 0 or paras[best][0] == ["*"]:
+        for i, (globs, _, _) in enumerate(paras):
+            if any(g.split("/")[-1] not in ("*", "*.*") and fnmatch.fnmatchcase(parts[-1], g.split("/")[-1])
+                   for g in globs):
+                best = max(best, i)
     return best
+
+
+def licence_for(paras, rel, inner=None):
+    """(licence, copyright) for an installed file; for a file inside a container, the
+    container's entry unless the inner (source-tree) path has a more specific one."""
+    best = _match(paras, rel)
+    if inner:
+        best = max(best, _match(paras, inner))
+    if best < 0:
+        return "unknown", "unknown"
+    return paras[best][2], paras[best][1]
 
 
 # ----------------------------------------------------------------------------- main
 
-def group_key(package, src):
-    """Name shared by all resolutions of one picture."""
+def group_key(package, rel):
+    """Name shared by all resolutions of one picture; rel is relative to the package's
+    PACKAGES folder (str or Path; "container:inner" for pictures inside a container)."""
+    rel = PurePosixPath(str(rel))
     if package == "plasma-workspace-wallpapers":
-        return f"{package}/{src.split('/')[3]}"  # usr/share/wallpapers/Name/contents/...
-    stem = re.sub(r"\.[A-Za-z]+$", "", src)
-    stem = re.sub(r"[_-]?\d{3,5}x\d{3,5}$", "", stem)
+        return f"{package}/{rel.parts[0]}"  # Name/contents/images/1920x1080.jpg
+    stem = re.sub(r"[_-]?\d{3,5}x\d{3,5}$", "", rel.with_suffix("").as_posix())
     return f"{package}/{stem}"
 
 
+def bucket(key):
+    return int(hashlib.sha1(key.encode()).hexdigest(), 16) % 100
+
+
+def in_val(key, percent=15):
+    return bucket(key) < percent
+
+
 def split_of(key):
-    b = int(hashlib.sha1(key.encode()).hexdigest(), 16) % 100
+    b = bucket(key)
     return "val" if b < 15 else "test" if b < 25 else "train"
 
 
@@ -572,27 +616,29 @@ def main(argv=None):
     args.cache.parent.mkdir(parents=True, exist_ok=True)
     args.cache.write_text(json.dumps(cache))
 
-    # manual review (explicit lists below the constants)
+    # near-duplicates over all auto-filter survivors and packages: keep the largest copy
     ok = [it for it in items if it["reason"] is None]
+    ok.sort(key=lambda it: (-it["w"] * it["h"], it["key"]))
+    kept_hashes = []
     for it in ok:
+        th = np.array(it["thumb"], np.float32)
+        dup = next((k for h, t, k in kept_hashes
+                    if bin(it["hash"] ^ h).count("1") <= HASH_MAX_DIST
+                    and float(np.abs(th - t).mean()) <= THUMB_MAX_DIFF), None)
+        if dup:
+            it["reason"] = "duplicate"
+            it["dup_of"] = dup
+        else:
+            kept_hashes.append((it["hash"], th, it["key"]))
+    # manual review (explicit lists at the top); duplicates of an excluded picture stay out
+    for it in ok:
+        if it["reason"]:
+            continue
         if it["package"] in INCLUDE:
             if it["key"] not in INCLUDE[it["package"]]:
                 it["reason"] = "not-photo"
         elif it["key"] in EXCLUDE:
             it["reason"] = EXCLUDE[it["key"]]
-    # near-duplicates among the photos, over all packages: keep the largest copy
-    ok = [it for it in ok if it["reason"] is None]
-    ok.sort(key=lambda it: (-it["w"] * it["h"], it["key"]))
-    kept_hashes = []
-    for it in ok:
-        dup = next((k for h, h16, k in kept_hashes
-                    if bin(it["hash"] ^ h).count("1") <= HASH_MAX_DIST
-                    and bin(it["hash16"] ^ h16).count("1") <= HASH16_MAX_DIST), None)
-        if dup:
-            it["reason"] = "duplicate"
-            it["dup_of"] = dup
-        else:
-            kept_hashes.append((it["hash"], it["hash16"], it["key"]))
     if args.list_duplicates:
         for it in ok:
             if it.get("dup_of"):
@@ -613,7 +659,8 @@ def main(argv=None):
             s = args.max_side / max(h, w)
             rgb = cv2.resize(rgb, (max(1, round(w * s)), max(1, round(h * s))),
                              interpolation=cv2.INTER_AREA)
-        gk = group_key(it["package"], it["src"])
+        sub = PACKAGES[it["package"]]
+        gk = group_key(it["package"], it["src"][len(sub) + 1:] if sub else it["src"])
         split = split_of(gk)
         name = safe_name(it["key"])[:150]
         while name in names:
@@ -622,7 +669,9 @@ def main(argv=None):
         dst = args.out / split / f"{name}.png"
         dst.parent.mkdir(parents=True, exist_ok=True)
         cv2.imwrite(str(dst), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
-        lic, cr = licence_for(licences[it["package"]], it["lic_path"])
+        inner = it["src"].split(":", 1)[1] if ":" in it["src"] else None
+        lic, cr = licence_for(licences[it["package"]], it["lic_path"],
+                              inner if inner and inner != "jpeg" else None)
         rows.append((split, f"{split}/{name}.png", it["package"], it["src"], lic, cr))
 
     # remove stale files from earlier runs

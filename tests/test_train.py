@@ -55,8 +55,9 @@ def data(tmp_path_factory):
 
 def tiny_config(data, out, **overrides):
     """The paper's recipe (Fig. 2 network), made tiny."""
-    kw = dict(RECIPES["paper"], data=str(data), out=str(out), epochs=2, steps_per_epoch=2,
-              batch_size=2, crop=32, render_size=64, load_size=64, learning_rate=LR, seed=0)
+    kw = dict(RECIPES["paper-recipe"], data=str(data), out=str(out), epochs=2,
+              steps_per_epoch=2, batch_size=2, crop=32, render_size=64, load_size=64,
+              learning_rate=LR, seed=0)
     kw.update(overrides)
     return TrainConfig(**kw)
 
@@ -327,7 +328,8 @@ def cli_args(data, out, crop="32", recipe="unet"):
 
 
 @pytest.mark.parametrize("recipe, arch, params", [("unet", "filmcolor_unet", None),
-                                                  ("paper", "revathi2023", 31_618)])
+                                                  ("paper", "revathi2023", 31_618),
+                                                  ("paper-recipe", "revathi2023", 31_618)])
 def test_cli_train_exits_0_and_writes_run(data, tmp_path, restore_filmcolor_logger, recipe,
                                           arch, params):
     out = tmp_path / "cli-run"
@@ -339,11 +341,12 @@ def test_cli_train_exits_0_and_writes_run(data, tmp_path, restore_filmcolor_logg
     assert model.name == arch and model.output_shape[-1] == 2
     assert params is None or model.count_params() == params
     info = json.loads((out / "train.json").read_text())
-    assert info["config"]["model"] == recipe
-    assert info["config"]["augment"] is (recipe == "unet")
+    assert info["config"]["model"] == recipe.split("-")[0]
+    assert info["config"]["augment"] is (recipe != "paper-recipe")
+    assert info["config"]["l2"] == {"unet": 0.0, "paper": 1e-6, "paper-recipe": 0.01}[recipe]
 
 
-@pytest.mark.parametrize("recipe, step", [("unet", 16), ("paper", 8)])
+@pytest.mark.parametrize("recipe, step", [("unet", 16), ("paper-recipe", 8)])
 def test_cli_train_crop_not_a_multiple_of_the_stride_exits_2(data, tmp_path, capsys,
                                                              restore_filmcolor_logger,
                                                              recipe, step):
@@ -352,3 +355,67 @@ def test_cli_train_crop_not_a_multiple_of_the_stride_exits_2(data, tmp_path, cap
     err = capsys.readouterr().err
     assert "--crop" in err and f"36 is not a multiple of {step}" in err
     assert not out.exists()  # rejected before any work
+
+
+# --- the default recipe's parts ------------------------------------------------------------
+
+def test_test_subfolder_is_never_trained_or_validated_on(tmp_path):
+    touch_images(tmp_path / "train", ["a.png", "b.png"])
+    touch_images(tmp_path / "val", ["v.png"])
+    touch_images(tmp_path / "test", ["t.png"])
+    train_paths, val_paths = split_paths(tmp_path, "val", seed=0)
+    assert not [p for p in train_paths + val_paths if "test" in p.parts]
+    train_paths, val_paths = split_paths(tmp_path, "0.5", seed=0)
+    assert not [p for p in train_paths + val_paths if "test" in p.parts]
+
+
+def test_too_few_colour_photos_says_how_many(tmp_path):
+    write_gradients(tmp_path / "train", 2, seed=1)
+    gray = tmp_path / "train" / "gray.png"
+    cv2.imwrite(str(gray), np.full((40, 60), 128, np.uint8))
+    write_gradients(tmp_path / "val", 1, seed=2)
+    with pytest.raises(DataError, match=r"found 2 usable colour training images of 3; "
+                                        r"need at least 4"):
+        train(tiny_config(tmp_path, tmp_path / "out"))
+
+
+def test_ab_bins_index_their_own_centres(pairs):
+    from filmcolor.train import ABBins
+
+    bins = ABBins(pairs)
+    centres = bins.centres_code
+    assert len(centres) == len(bins.kept) >= 2
+    idx = bins.index(centres[:, None, :])  # each centre, as a 1-pixel-wide image
+    np.testing.assert_array_equal(idx[:, 0], np.arange(len(centres)))
+    # a colour no training image has goes to a kept neighbour, never out of range
+    far = np.full((1, 1, 2), 0.02, np.float32)
+    assert 0 <= bins.index(far)[0, 0] < len(centres)
+
+
+def test_film_augmentation_changes_only_the_input(data, tmp_path):
+    """Augmented crops differ from clean ones in L, never in the target."""
+    from filmcolor.train import CropDataset
+
+    ps = load_pairs(sorted((data / "train").glob("*.png")), 64)
+    clean = CropDataset(ps, 4, 32, 1, 0, augment=False)[0]
+    dirty = CropDataset(ps, 4, 32, 1, 0, augment=True)[0]
+    np.testing.assert_array_equal(clean[1], dirty[1])
+    assert np.abs(clean[0] - dirty[0]).mean() > 0.005
+    assert 0.0 <= dirty[0].min() and dirty[0].max() <= 1.0
+
+
+@pytest.mark.parametrize("loss, rebalance", [("classify", 0.0), ("classify", 0.5),
+                                             ("mse", 0.5)])
+def test_unet_recipes_train_and_save_a_code_out_model(data, tmp_path, loss, rebalance):
+    from filmcolor.train import recipe_config
+
+    out = tmp_path / "u"
+    cfg = recipe_config("unet", data=str(data), out=str(out), loss=loss, rebalance=rebalance,
+                        epochs=1, steps_per_epoch=1, batch_size=2, crop=32, load_size=64,
+                        render_size=64, verbose=0)
+    run_training(cfg)
+    m = load_model(out / "best.keras")
+    y = np.asarray(m.predict_on_batch(np.full((1, 32, 48, 1), 0.5, np.float32)))
+    assert y.shape == (1, 32, 48, 2) and 0 < y.min() and y.max() < 1
+    _, rows = read_log(out)
+    assert math.isfinite(float(rows[0]["val_loss"]))
