@@ -1,4 +1,4 @@
-"""filmcolor: colorize black-and-white films and photographs with a small CNN.
+"""filmcolor: colorize black-and-white films and photographs with convolutional networks.
 
     import filmcolor
     model = filmcolor.load_model(filmcolor.shipped_weights())

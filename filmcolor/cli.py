@@ -115,7 +115,7 @@ def _weights_identity(weights):
 @click.group(cls=DefaultGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="filmcolor")
 def cli():
-    """Colorize black-and-white films and photographs with the CNN of Revathi et al.
+    """Colorize black-and-white films and photographs with convolutional networks.
 
     \b
       filmcolor film.mp4 colored.mp4     (audio and subtitles kept)

@@ -36,7 +36,7 @@ class ModelSpec:
 # Shipped weights by name; weights/README.md is the model card of each file.
 MODELS = {
     "unet": ModelSpec("unet", "unet.keras",
-                      "the project's U-Net with global context, 1.9 M parameters"),
+                      "the project's U-Net with global context, 1.5 M parameters"),
     "paper": ModelSpec("paper", "paper.keras",
                        "the paper's Fig. 2 network (31,618 parameters), kernel L2 1e-6"),
     "paper-recipe": ModelSpec("paper-recipe", "paper-recipe.keras",

@@ -45,7 +45,7 @@ Megamind.avi test clip the four real cuts score 0.55 to 0.91 and every other pai
 0.06. A missed cut is softened by the photometric check; a false cut only loses smoothing
 at one frame boundary.
 
-Defaults, by measurement (Megamind.avi colorized with the shipped weights at render size
+Defaults, by measurement (Megamind.avi colorized with the then-default Fig. 2 weights at render size
 256, warping error in the ab domain, metrics.WarpingError): with synthetic film grain
 (sigma 0.04) and exposure flicker (3 %) on the luma, off 4.37; strength 0.5 / radius 1
 2.59, 1 / 1 2.22, 0.5 / 2 2.34, 1 / 2 1.93 (-56 %), 1 / 3 1.81; on the clean clip off 1.35,
