@@ -7,6 +7,7 @@ needs the real shipped weights (it skips while they are the empty placeholder).
 
 import logging
 import math
+import os
 from pathlib import Path
 
 import cv2
@@ -384,3 +385,26 @@ def test_paper_recipe_weights_are_a_tint(run_cli, tmp_path):
     spread_default = _spread(read_image(default_out)[0])
     spread_paper = _spread(read_image(paper_out)[0])
     assert spread_paper < 0.5 * spread_default
+
+
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_cli_colours_the_sample_the_same_on_other_backend(trained_weights, run_cli, tmp_path,
+                                                           backend):
+    """The whole engine, not only the model, runs on each Keras backend: the real CLI in a
+    child process on JAX / PyTorch writes the same picture as this process (to 1 level)."""
+    import importlib.util
+    import subprocess
+    import sys
+
+    if importlib.util.find_spec(backend) is None:
+        pytest.skip(f"{backend} is not installed")
+    here, there = tmp_path / "here.png", tmp_path / "there.png"
+    assert run_cli(SAMPLE, here)[0] == 0
+    env = dict(os.environ, KERAS_BACKEND=backend, JAX_PLATFORMS="cpu", CUDA_VISIBLE_DEVICES="")
+    proc = subprocess.run([sys.executable, "-m", "filmcolor", str(SAMPLE), str(there)],
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert f"on {backend}" in proc.stderr, proc.stderr
+    a, b = (cv2.imread(str(p)).astype(int) for p in (here, there))
+    assert a.shape == b.shape
+    assert np.abs(a - b).max() <= 1
