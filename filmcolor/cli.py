@@ -232,9 +232,11 @@ def _is_video(path):
               help="The recipe of that shipped model: unet (the default), paper (Fig. 2, "
                    "same data recipe), paper-recipe (Fig. 2 as the paper trains it: L2 0.01, "
                    "plain MSE, constant rate). The options below override it.")
-@click.option("--loss", type=click.Choice(["mse", "classify"]), default=None,
-              help="U-Net: MSE on the ab code, or classification over ab bins decoded by an "
-                   "annealed mean  [default: mse]")
+@click.option("--loss", type=click.Choice(["mse", "ab-distance", "log-mse", "classify"]),
+              default=None,
+              help="MSE on the ab code; mean ab distance (AuC's measure); per-crop log MSE "
+                   "(PSNR's measure); or, U-Net only, classification over ab bins decoded "
+                   "by an annealed mean  [default: mse]")
 @click.option("--epochs", type=click.IntRange(min=1), default=None,
               help="[default: 60 (unet), 30 (paper), 60 (paper-recipe)]")
 @click.option("--steps-per-epoch", type=click.IntRange(min=1), default=100, show_default=True)

@@ -22,6 +22,7 @@ from . import augment, color
 from .engine import DEFAULT_RENDER_SIZE
 from .errors import DataError
 from .image import find_images, read_image
+from .losses import REGRESSION_LOSSES, regression_loss
 from .model import build_model
 
 log = logging.getLogger("filmcolor")
@@ -36,7 +37,9 @@ class TrainConfig:
     data: str
     out: str
     model: str = "unet"  # architecture: "unet" or "paper" (Fig. 2)
-    loss: str = "mse"  # "mse" on the ab code, or "classify" over ab bins (README: measured)
+    # "mse", "ab-distance" or "log-mse" on the ab code (losses.py), or "classify" over ab
+    # bins (README: measured)
+    loss: str = "mse"
     epochs: int = 60
     batch_size: int = 16
     crop: int = 128
@@ -308,7 +311,8 @@ def plot_log(csv_path, out_dir):
                 ax.plot(epochs, [float(r[k]) for r in rows], label=label)
         ax.set_xlabel("epoch")
         ax.set_ylabel(key)
-        if key == "loss":
+        values = [float(r[k]) for r in rows for k in (key, f"val_{key}") if r.get(k)]
+        if key == "loss" and min(values) > 0:  # log-mse is already a log, and negative
             ax.set_yscale("log")  # the first epoch's loss dwarfs the rest on a linear axis
         ax.set_title(f"{title} against epochs")
         ax.legend()
@@ -347,8 +351,9 @@ class _SaveInference(keras.callbacks.Callback):
 def build_for(cfg, bins=None):
     """(inference model, model the loss trains) for cfg.model / cfg.loss."""
     if cfg.model == "paper":
-        if cfg.loss != "mse":
-            raise ValueError("the paper's network regresses the ab code: use loss 'mse'")
+        if cfg.loss not in REGRESSION_LOSSES:
+            raise ValueError(f"the paper's network regresses the ab code: use a regression "
+                             f"loss ({', '.join(REGRESSION_LOSSES)})")
         model = build_model(l2=cfg.l2, dropout=cfg.dropout, seed=cfg.seed)
         return model, model
     if cfg.model != "unet":
@@ -357,10 +362,11 @@ def build_for(cfg, bins=None):
 
     if cfg.loss == "classify":
         model = unet.build("classify", bins=bins.centres_code, l2=cfg.l2, seed=cfg.seed)
-    elif cfg.loss == "mse":
+    elif cfg.loss in REGRESSION_LOSSES:
         model = unet.build("regress", l2=cfg.l2, seed=cfg.seed)
     else:
-        raise ValueError(f"unknown loss {cfg.loss!r} (mse, classify)")
+        raise ValueError(f"unknown loss {cfg.loss!r} ({', '.join(REGRESSION_LOSSES)}, "
+                         f"classify)")
     return model, unet.training_model(model)
 
 
@@ -395,7 +401,9 @@ def train(cfg: TrainConfig):
         loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
         accuracy = keras.metrics.SparseCategoricalAccuracy(name="accuracy")  # bin agreement
     else:
-        loss = "mse"
+        if cfg.loss == "log-mse" and weights is not None:
+            raise ValueError("log-mse weighs whole crops: it takes no --rebalance")
+        loss = regression_loss(cfg.loss)
         # what Keras' "accuracy" means for this 2-channel output: argmax(a, b) agreement
         accuracy = keras.metrics.CategoricalAccuracy(name="accuracy")
     trained.compile(optimizer=keras.optimizers.Adam(lr), loss=loss, metrics=[accuracy])

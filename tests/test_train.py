@@ -405,7 +405,8 @@ def test_film_augmentation_changes_only_the_input(data, tmp_path):
 
 
 @pytest.mark.parametrize("loss, rebalance", [("classify", 0.0), ("classify", 0.5),
-                                             ("mse", 0.5)])
+                                             ("mse", 0.5), ("ab-distance", 0.5),
+                                             ("log-mse", 0.0)])
 def test_unet_recipes_train_and_save_a_code_out_model(data, tmp_path, loss, rebalance):
     from filmcolor.train import recipe_config
 
@@ -419,3 +420,29 @@ def test_unet_recipes_train_and_save_a_code_out_model(data, tmp_path, loss, reba
     assert y.shape == (1, 32, 48, 2) and 0 < y.min() and y.max() < 1
     _, rows = read_log(out)
     assert math.isfinite(float(rows[0]["val_loss"]))
+
+
+def test_metric_losses_are_the_metrics_measures():
+    """ab-distance is the mean Euclidean code distance; log-mse the mean of per-crop log MSE
+    (so one nearly right crop outweighs a wrong one, as in mean PSNR)."""
+    from filmcolor.losses import LOG_MSE_FLOOR, ab_distance, log_mse
+
+    rng = np.random.default_rng(0)
+    t, p = (rng.random((3, 4, 5, 2)).astype(np.float32) for _ in range(2))
+    p[0] = t[0] + 0.001  # crop 0 nearly right
+    d = np.asarray(ab_distance(t, p))
+    np.testing.assert_allclose(d, np.sqrt(((t - p) ** 2).sum(-1)), rtol=1e-4, atol=1e-4)
+    per_crop = np.asarray(log_mse(t, p))
+    want = np.log(((t - p) ** 2).mean(axis=(1, 2, 3)) + LOG_MSE_FLOOR)
+    np.testing.assert_allclose(per_crop, want, rtol=1e-5)
+    assert per_crop[0] < per_crop[1] - 3
+
+
+def test_log_mse_takes_no_rebalance(data, tmp_path):
+    from filmcolor.train import recipe_config
+
+    cfg = recipe_config("unet", data=str(data), out=str(tmp_path / "u"), loss="log-mse",
+                        rebalance=0.5, epochs=1, steps_per_epoch=1, batch_size=2, crop=32,
+                        load_size=64, render_size=64, verbose=0)
+    with pytest.raises(ValueError, match="rebalance"):
+        run_training(cfg)
