@@ -101,9 +101,8 @@ def _colorizer(weights, render_size, batch_size):
     from .engine import Colorizer, describe_device
     from .model import load_model
 
-    path = weights
-    model = load_model(path)
-    log.info("model %s on %s", path.name, describe_device())
+    model = load_model(weights)
+    log.info("model %s on %s", weights.name, describe_device())
     return Colorizer(model, render_size=render_size, batch_size=batch_size)
 
 

@@ -15,6 +15,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import cv2
 import keras
 import numpy as np
 
@@ -180,8 +181,6 @@ def _crop(x, y, size, rng, flip=True, scale_min=1.0):
     r, c = rng.integers(0, h - region + 1), rng.integers(0, w - region + 1)
     x, y = x[r:r + region, c:c + region], y[r:r + region, c:c + region]
     if region != size:
-        import cv2
-
         x = cv2.resize(x, (size, size), interpolation=cv2.INTER_AREA)[..., None]
         y = cv2.resize(y, (size, size), interpolation=cv2.INTER_AREA)
     if flip and rng.random() < 0.5:
