@@ -47,6 +47,7 @@ from .errors import (
     WeightsError,
 )
 from .image import is_image_path, write_atomic
+from .model import weights_identity
 from .paths import check_writable, same_file
 from .segments import SEGMENT_SECONDS
 from .tasks import WORKER, Task, collect_warnings, run_task
@@ -280,6 +281,7 @@ class _Run:
 
     def __init__(self, items, outdir, opts, weights):
         self.items, self.outdir, self.opts, self.weights = items, outdir, opts, weights
+        self.weights_id = weights_identity(weights)  # hashed once, not per item
         self.state_path = outdir / STATE_FILE
         self.state = _load_state(self.state_path)
         self.rows = {}  # key -> report row
@@ -292,7 +294,7 @@ class _Run:
         o = self.opts
         s = {"render_size": o.render_size or (DEFAULT_FILM_RENDER_SIZE if item.kind == "video"
                                               else DEFAULT_RENDER_SIZE),
-             "weights": {"name": self.weights.name, "size": self.weights.stat().st_size}}
+             "weights": self.weights_id}
         if item.kind == "video":
             s.update(temporal=o.temporal, strength=o.strength, radius=o.radius,
                      codec=o.codec, crf=o.crf, preset=o.preset)

@@ -106,11 +106,6 @@ def _colorizer(weights, render_size, batch_size):
     return Colorizer(model, render_size=render_size, batch_size=batch_size)
 
 
-def _weights_identity(weights):
-    """What says which model made a film's segments: the weights file's name and size."""
-    return {"name": weights.name, "size": weights.stat().st_size}
-
-
 @click.group(cls=DefaultGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="filmcolor")
 def cli():
@@ -178,7 +173,9 @@ def colorize(input, output, overwrite, codec, crf, preset, start, duration, comp
             else:
                 from .segments import colorize_film
 
-                identity = {"weights": _weights_identity(weights)}
+                from .model import weights_identity
+
+                identity = {"weights": weights_identity(weights)}
                 seconds = SEGMENT_SECONDS if segment_seconds is None else segment_seconds
                 result = colorize_film(input, output, colorizer, identity, seconds, **film)
         log.info("wrote %d frames to %s in %.1f s", result.frames, result.output,

@@ -12,6 +12,7 @@ on every Keras backend.
 """
 
 import contextlib
+import hashlib
 import logging
 import os
 import sys
@@ -120,6 +121,13 @@ def model_spec(name):
     if name not in MODELS:
         raise WeightsError(f"{name}: no such model (models: {', '.join(MODELS)})")
     return MODELS[name]
+
+
+def weights_identity(path):
+    """What names a weights file in a resume key: its name and a hash of its bytes (two
+    runs of one architecture give files of the same size)."""
+    digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    return {"name": Path(path).name, "sha256": digest}
 
 
 def shipped_weights(name=None):

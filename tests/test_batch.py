@@ -119,6 +119,25 @@ def test_all_good_exits_zero_and_film_options_only_redo_films(shelf, tmp_path, m
     assert count_calls == ["clip.mp4"]
 
 
+def test_other_weights_of_the_same_size_redo_everything(shelf, tmp_path, run_cli,
+                                                       count_calls):
+    """Two runs of one architecture save files of one size: the resume key hashes the bytes."""
+    from filmcolor.model import build_model
+
+    (shelf / "broken.png").unlink()
+    first, second = tmp_path / "w1" / "best.keras", tmp_path / "w2" / "best.keras"
+    for path, seed in ((first, 0), (second, 1)):
+        path.parent.mkdir()
+        build_model(seed=seed).save(path)
+    assert first.stat().st_size == second.stat().st_size
+    out = tmp_path / "out"
+    args = ["batch", shelf, "-o", out, "--render-size", "32", "-q", "--weights"]
+    assert run_cli(args + [first])[0] == 0
+    count_calls.clear()
+    assert run_cli(args + [second])[0] == 0
+    assert sorted(count_calls) == sorted(["a.png", "b.jpg", "c.png", "clip.mp4"])
+
+
 def test_globs_and_single_files_map_under_outdir(tmp_path, make_image, model_path, run_cli):
     make_image("pics/x.png")
     make_image("pics/y.png", seed=4)
