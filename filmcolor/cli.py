@@ -301,12 +301,16 @@ def train(data, out, recipe, loss, epochs, steps_per_epoch, batch_size, crop, lr
 @click.option("--batch-size", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--limit", type=click.IntRange(min=1), default=None,
               help="Only the first N images (or frames of a film).")
+@click.option("--per-image", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              metavar="FILE.csv",
+              help="Also write each image's scores, the worst against gray first.")
 @_logging_options
-def eval_(data, model_names, weights_list, render_size, batch_size, limit, quiet, verbose):
+def eval_(data, model_names, weights_list, render_size, batch_size, limit, per_image, quiet,
+          verbose):
     """Gray colour images (or a colour film), colorize them, and print metrics beside the
     gray baseline; for a film also the flicker (warping error) with smoothing on and off."""
     from .errors import InputNotFoundError
-    from .evaluate import evaluate, format_table
+    from .evaluate import evaluate, format_table, write_per_image
     from .model import shipped_weights
 
     _setup_logging(quiet, verbose)
@@ -332,6 +336,8 @@ def eval_(data, model_names, weights_list, render_size, batch_size, limit, quiet
     columns, source, n, failures = evaluate(data, colorizers, limit=limit,
                                                progress=not quiet, render_size=render_size)
     click.echo(format_table(columns, source, n, data))
+    if per_image:
+        write_per_image(per_image, columns, source)
     if failures:
         from .errors import PartialFailure
 

@@ -73,7 +73,7 @@ def evaluate(data, colorizers, limit=None, progress=False, render_size=DEFAULT_R
         raise DataError(f"{data}: no images found")
     columns = {name: Scores(name) for name in colorizers}
     gray_col = Scores("gray (ab=0)")
-    source_cf, source_spread, failures = [], [], {}
+    source_cf, source_spread, failures, images = [], [], {}, []
     it = paths
     if progress:
         from tqdm import tqdm
@@ -87,6 +87,7 @@ def evaluate(data, colorizers, limit=None, progress=False, render_size=DEFAULT_R
             log.warning("%s", ex)
             continue
         gray = color.luma(truth)
+        images.append(str(Path(path).relative_to(data)) if Path(data).is_dir() else str(path))
         source_cf.append(metrics.colorfulness(truth))
         source_spread.append(metrics.ab_spread(color.rgb_to_lab(truth)[..., 1:]))
         for name, cz in colorizers.items():
@@ -101,7 +102,8 @@ def evaluate(data, colorizers, limit=None, progress=False, render_size=DEFAULT_R
     if not source_cf:
         raise DataError(f"{data}: none of {len(paths)} images could be read")
     source = {"source_cf": float(np.mean(source_cf)),
-              "source_spread": float(np.mean(source_spread))}
+              "source_spread": float(np.mean(source_spread)), "images": images,
+              "image_cf": source_cf}
     return [*columns.values(), gray_col], source, len(source_cf), failures
 
 
@@ -114,6 +116,32 @@ def _code_true(truth, shape):
 def worst_vs_gray(column, gray):
     """The lowest per-image RGB PSNR gain over the gray image (negative: below gray)."""
     return float(np.min(np.subtract(column.values["psnr"], gray.values["psnr"])))
+
+
+def write_per_image(path, columns, source):
+    """One CSV row per image: its colourfulness, then each column's PSNR, PSNR gain over
+    gray, AuC and colourfulness; sorted worst gain first, so failures lead."""
+    import csv
+
+    *models, gray = columns
+    head = ["image", "source_colourfulness", "gray_psnr"]
+    for c in models:
+        head += [f"{c.name}:{k}" for k in ("psnr", "psnr_minus_gray", "auc", "colourfulness")]
+    rows = []
+    for i, name in enumerate(source["images"]):
+        g = gray.values["psnr"][i]
+        row = [name, round(source["image_cf"][i], 2), round(g, 2)]
+        for c in models:
+            v = c.values
+            row += [round(v["psnr"][i], 2), round(v["psnr"][i] - g, 2),
+                    round(v["auc"][i], 2), round(v["colorfulness"][i], 2)]
+        rows.append(row)
+    if models:
+        rows.sort(key=lambda r: min(r[4::4]))
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(head)
+        w.writerows(rows)
 
 
 def format_table(columns, source, n_images, data):

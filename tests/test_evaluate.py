@@ -36,3 +36,25 @@ def test_eval_cli_table_has_every_row_and_a_gray_column(run_cli, tmp_path, make_
     gray_ratio = float(ratio.strip("| \n").split("|")[-1])
     assert gray_ratio == pytest.approx(0.0, abs=0.01)
     assert np.isfinite(values).all()
+
+
+def test_per_image_csv_lists_every_image_worst_first(run_cli, tmp_path, make_image,
+                                                     model_path):
+    import csv
+
+    for i in range(3):
+        make_image(f"photos/sub/p{i}.png", kind="colour", size=(48, 64), seed=i)
+    dst = tmp_path / "scores.csv"
+    code, err = run_cli("eval", "--data", tmp_path / "photos", "--weights", model_path,
+                        "--model", "paper", "--per-image", dst, "-q")
+    assert code == 0, err
+    rows = list(csv.DictReader(dst.open()))
+    assert sorted(r["image"] for r in rows) == [f"sub/p{i}.png" for i in range(3)]
+    worst = [min(float(r["paper:psnr_minus_gray"]), float(r["untrained:psnr_minus_gray"]))
+             for r in rows]
+    assert worst == sorted(worst)
+    for r in rows:  # the gain is the model's PSNR minus the gray image's
+        assert float(r["paper:psnr"]) - float(r["gray_psnr"]) == pytest.approx(
+            float(r["paper:psnr_minus_gray"]), abs=0.011)
+    table_worst = next(line for line in run_cli.stdout.splitlines() if "worst image" in line)
+    assert f"{min(float(r['paper:psnr_minus_gray']) for r in rows):+.2f}" in table_worst
