@@ -36,7 +36,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import report
-from .engine import DEFAULT_BATCH_SIZE, DEFAULT_FILM_RENDER_SIZE, DEFAULT_RENDER_SIZE
 from .errors import (
     FilmcolorError,
     InputNotFoundError,
@@ -47,11 +46,12 @@ from .errors import (
     WeightsError,
 )
 from .image import is_image_path, write_atomic
-from .model import weights_identity
+from .model import upgrade_settings, weights_identity
+from .options import (DEFAULT_BATCH_SIZE, DEFAULT_FILM_RENDER_SIZE, DEFAULT_RENDER_SIZE,
+                      SEGMENT_SECONDS, FilmOptions)
+from .options import FILM_DEFAULTS as F
 from .paths import check_writable, same_file
-from .segments import SEGMENT_SECONDS
 from .tasks import WORKER, Task, collect_warnings, run_task
-from .temporal import DEFAULT_RADIUS, DEFAULT_STRENGTH
 from .video import is_video_path
 
 log = logging.getLogger("filmcolor")
@@ -69,18 +69,23 @@ class BatchOptions:
     weights: Path = None  # a .keras file; None: the shipped weights
     render_size: int = None  # None: DEFAULT_RENDER_SIZE for photos, ..._FILM_... for films
     batch_size: int = DEFAULT_BATCH_SIZE
-    temporal: bool = True
-    strength: float = DEFAULT_STRENGTH
-    radius: int = DEFAULT_RADIUS
-    codec: str = None
-    crf: int = 18
-    preset: str = "medium"
+    temporal: bool = F.temporal
+    strength: float = F.strength
+    radius: int = F.radius
+    codec: str = F.codec
+    crf: int = F.crf
+    preset: str = F.preset
     jobs: int = 1
     progress: bool = False
     scheduler: str = None  # a Dask scheduler address (tcp://host:port): run on that cluster
     gpus_per_job: float = 0  # Dask worker resource "GPU" each item needs
     scheduler_timeout: float = 30  # seconds to reach the scheduler
     segment_seconds: float = SEGMENT_SECONDS  # films cut at keyframes this far apart; 0: never
+
+    def film(self):
+        """The film settings (options.FilmOptions) these options carry."""
+        return FilmOptions(codec=self.codec, crf=self.crf, preset=self.preset,
+                           temporal=self.temporal, strength=self.strength, radius=self.radius)
 
 
 @dataclass
@@ -296,8 +301,7 @@ class _Run:
                                               else DEFAULT_RENDER_SIZE),
              "weights": self.weights_id}
         if item.kind == "video":
-            s.update(temporal=o.temporal, strength=o.strength, radius=o.radius,
-                     codec=o.codec, crf=o.crf, preset=o.preset)
+            s.update(o.film().kwargs())
         return s
 
     def go(self):
@@ -356,7 +360,8 @@ class _Run:
 
     def _is_done(self, item, settings):
         old = self.state["items"].get(item.key)
-        if not old or old.get("status") != "done" or old.get("settings") != settings:
+        if (not old or old.get("status") != "done"
+                or upgrade_settings(old.get("settings"), settings) != settings):
             return False
         try:
             return item.dst.stat().st_size == old.get("size")

@@ -6,8 +6,9 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .engine import DEFAULT_BATCH_SIZE, DEFAULT_FILM_RENDER_SIZE, DEFAULT_RENDER_SIZE
-from .segments import SEGMENT_SECONDS
+from .options import (DEFAULT_BATCH_SIZE, DEFAULT_FILM_RENDER_SIZE, DEFAULT_RENDER_SIZE,
+                      SEGMENT_SECONDS, FilmOptions)
+from .options import FILM_DEFAULTS as F
 
 log = logging.getLogger("filmcolor")
 
@@ -74,9 +75,10 @@ def _smoothing_options(f):
     """--temporal/--strength/--radius, shared by colorize and batch (None: the default,
     so colorize can tell an option given for a photo)."""
     f = click.option("--radius", type=click.IntRange(0, 8), default=None,
-                     help="Films: frames each side that smoothing looks at  [default: 2]")(f)
+                     help="Films: frames each side that smoothing looks at  "
+                          f"[default: {F.radius}]")(f)
     f = click.option("--strength", type=click.FloatRange(0, 1), default=None,
-                     help="Films: smoothing strength, 0..1  [default: 1]")(f)
+                     help=f"Films: smoothing strength, 0..1  [default: {F.strength:g}]")(f)
     f = click.option("--temporal", type=click.Choice(["flow", "off"]), default=None,
                      help="Films: chroma smoothing along optical flow, reset at cuts  "
                           "[default: flow]")(f)
@@ -128,8 +130,9 @@ def cli():
               help="Video encoder (films only; default from OUTPUT's extension: libx264 "
                    "for .mp4/.mov/.mkv; 'ffv1' in .mkv is lossless).")
 @click.option("--crf", type=click.IntRange(0, 51), default=None,
-              help="x264 quality for films, lower is better  [default: 18]")
-@click.option("--preset", default=None, help="x264 speed preset for films  [default: medium]")
+              help=f"x264 quality for films, lower is better  [default: {F.crf}]")
+@click.option("--preset", default=None,
+              help=f"x264 speed preset for films  [default: {F.preset}]")
 @click.option("--start", type=Seconds(), default=None,
               help="Films: begin the excerpt here (seconds or [HH:]MM:SS).")
 @click.option("--duration", type=Seconds(), default=None,
@@ -163,9 +166,9 @@ def colorize(input, output, overwrite, codec, crf, preset, start, duration, comp
 
         VideoReader(input).close()  # a bad film fails here, also before the model loads
         colorizer = _colorizer(weights, render_size or DEFAULT_FILM_RENDER_SIZE, batch_size)
-        film = dict(overwrite=overwrite, codec=codec, crf=18 if crf is None else crf,
-                    preset=preset or "medium", progress=not quiet,
-                    **_temporal_args(temporal, strength, radius))
+        options = FilmOptions.given(codec=codec, crf=crf, preset=preset,
+                                    **_temporal_args(temporal, strength, radius))
+        film = dict(overwrite=overwrite, progress=not quiet, **options.kwargs())
         with logging_redirect_tqdm(loggers=[log]):
             if preview:  # excerpts and side by side: one pass
                 result = colorize_video(input, output, colorizer, start=start,
@@ -199,11 +202,9 @@ def colorize(input, output, overwrite, codec, crf, preset, start, duration, comp
 
 
 def _temporal_args(temporal, strength, radius):
-    from .temporal import DEFAULT_RADIUS, DEFAULT_STRENGTH
-
     return {"temporal": temporal != "off",
-            "strength": DEFAULT_STRENGTH if strength is None else strength,
-            "radius": DEFAULT_RADIUS if radius is None else radius}
+            "strength": F.strength if strength is None else strength,
+            "radius": F.radius if radius is None else radius}
 
 
 def _is_video(path):
@@ -356,9 +357,9 @@ def eval_(data, model_names, weights_list, render_size, batch_size, limit, per_i
 @click.option("--gpus-per-job", type=click.FloatRange(min=0), default=0, show_default=True,
               help="With --scheduler: the workers' 'GPU' resource each item needs.")
 @click.option("--codec", default=None, help="Video encoder for films (as for colorize).")
-@click.option("--crf", type=click.IntRange(0, 51), default=18, show_default=True,
+@click.option("--crf", type=click.IntRange(0, 51), default=F.crf, show_default=True,
               help="x264 quality for films, lower is better.")
-@click.option("--preset", default="medium", show_default=True, help="x264 speed preset.")
+@click.option("--preset", default=F.preset, show_default=True, help="x264 speed preset.")
 @click.option("--segment-seconds", type=click.FloatRange(min=0), default=SEGMENT_SECONDS,
               show_default=True,
               help="Films longer than one segment are cut at keyframes at least this far "

@@ -17,14 +17,10 @@ import numpy as np
 from . import color
 from .errors import OutOfMemoryError
 from .model import downsample, import_keras, quiet_stderr
+from .options import DEFAULT_BATCH_SIZE, DEFAULT_FILM_RENDER_SIZE, DEFAULT_RENDER_SIZE  # noqa: F401
 
 log = logging.getLogger("filmcolor")
 
-DEFAULT_RENDER_SIZE = 256  # photos: measured on the validation split (README)
-# films: on a 2-core CPU 128 px runs the pipeline 1.4x faster than 256 for -0.11 dB PSNR
-# and -0.03 AuC points on Megamind.avi (README, "Film quality and flicker")
-DEFAULT_FILM_RENDER_SIZE = 128
-DEFAULT_BATCH_SIZE = 8
 CANVAS_STEP = 64  # short sides are padded up to a multiple of this: few shapes, few compiles
 
 

@@ -20,7 +20,8 @@ from .errors import (
     VideoOpenError,
 )
 from .paths import check_writable, same_file
-from .temporal import DEFAULT_RADIUS, DEFAULT_STRENGTH, ChromaSmoother
+from .options import FILM_DEFAULTS as F
+from .temporal import ChromaSmoother
 from .video import CONTAINERS, LumaFrame, VideoReader, VideoWriter, check_output
 
 log = logging.getLogger("filmcolor")
@@ -55,9 +56,9 @@ def plan_video(src, dst, overwrite=False, codec=None):
     return dst
 
 
-def colorize_video(src, dst, colorizer, overwrite=False, codec=None, crf=18, preset="medium",
-                   progress=False, start=None, duration=None, compare=False,
-                   temporal=True, strength=DEFAULT_STRENGTH, radius=DEFAULT_RADIUS):
+def colorize_video(src, dst, colorizer, overwrite=False, codec=F.codec, crf=F.crf,
+                   preset=F.preset, progress=False, start=None, duration=None, compare=False,
+                   temporal=F.temporal, strength=F.strength, radius=F.radius):
     """Colorize the film `src` into `dst`; returns a VideoResult.
 
     `colorizer` is an engine.Colorizer (its batch_size sets how many frames go to the

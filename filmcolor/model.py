@@ -124,10 +124,25 @@ def model_spec(name):
 
 
 def weights_identity(path):
-    """What names a weights file in a resume key: its name and a hash of its bytes (two
-    runs of one architecture give files of the same size)."""
-    digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
-    return {"name": Path(path).name, "sha256": digest}
+    """What names a weights file in a resume key: its name, size and a hash of its bytes
+    (two runs of one architecture give files of the same size)."""
+    data = Path(path).read_bytes()
+    return {"name": Path(path).name, "size": len(data),
+            "sha256": hashlib.sha256(data).hexdigest()}
+
+
+def upgrade_settings(old, new):
+    """`old` resume-key settings as if written today: keys written before weights were
+    hashed name them by name and size only, and match when those agree (all such a key
+    can tell), so work interrupted before an upgrade resumes after it."""
+    if not (isinstance(old, dict) and isinstance(new, dict)):
+        return old
+    was, now = old.get("weights"), new.get("weights")
+    if (isinstance(was, dict) and isinstance(now, dict) and "sha256" not in was
+            and "sha256" in now and set(was) == {"name", "size"}
+            and was == {k: now[k] for k in ("name", "size")}):
+        return {**old, "weights": now}
+    return old
 
 
 def shipped_weights(name=None):

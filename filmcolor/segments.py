@@ -36,12 +36,14 @@ from pathlib import Path
 from .errors import EncodeError, VideoOpenError
 from .films import FrameSink
 from .paths import check_writable
-from .temporal import DEFAULT_RADIUS, DEFAULT_STRENGTH, ChromaSmoother
+from .model import upgrade_settings
+from .options import DEFAULT_RADIUS, SEGMENT_SECONDS
+from .options import FILM_DEFAULTS as F
+from .temporal import ChromaSmoother
 from .video import VideoReader, VideoWriter, check_output
 
 log = logging.getLogger("filmcolor")
 
-SEGMENT_SECONDS = 120  # a kill loses at most this much work
 SEGMENT_OUTPUTS = {"mp4", "mov", "matroska", "webm"}  # muxers with global headers
 SEEKABLE_INPUTS = ("mov", "matroska")  # demuxers whose index makes keyframe seeks exact
 # segment files: Matroska would lose the dts of B-frames and count in ms; MP4 keeps both
@@ -166,9 +168,9 @@ class _SpanWriter:
         pass
 
 
-def colorize_segment(src, dst, segment, part, colorizer, codec=None, crf=18,
-                     preset="medium", temporal=True, strength=DEFAULT_STRENGTH,
-                     radius=DEFAULT_RADIUS, bar=None):
+def colorize_segment(src, dst, segment, part, colorizer, codec=F.codec, crf=F.crf,
+                     preset=F.preset, temporal=F.temporal, strength=F.strength,
+                     radius=F.radius, bar=None):
     """Colorize one segment of `src` into the MP4 file `part` (temporary name, then
     renamed); `dst` is the film's final output, whose container picks the encoder.
     Returns the frames written; `bar` (tqdm) counts them."""
@@ -336,6 +338,7 @@ class FilmWork:
         want = self._wanted()
         try:
             old = json.loads((self.workdir / PLAN_FILE).read_text(encoding="utf-8"))
+            old["settings"] = upgrade_settings(old.get("settings"), self.settings)
             if want and all(old.get(k) == v for k, v in want.items()):
                 for stale in self.workdir.glob(".*.part"):  # a killed run's
                     stale.unlink(missing_ok=True)
@@ -359,8 +362,8 @@ class FilmWork:
 
 
 def colorize_film(src, dst, colorizer, identity, seconds=SEGMENT_SECONDS, overwrite=False,
-                  progress=False, codec=None, crf=18, preset="medium", temporal=True,
-                  strength=DEFAULT_STRENGTH, radius=DEFAULT_RADIUS):
+                  progress=False, codec=F.codec, crf=F.crf, preset=F.preset,
+                  temporal=F.temporal, strength=F.strength, radius=F.radius):
     """films.colorize_video that a rerun resumes: a film longer than one segment is done
     in segments kept in a hidden folder beside the output (`.NAME.filmcolor-work`), so
     after a crash or a kill the same call continues from the last finished segment.

@@ -69,8 +69,7 @@ def run_task(task, weights, opts, attempt=1):
 
 def _run(task, colorizer, opts, result):
     item = task.item
-    film = dict(codec=opts.codec, crf=opts.crf, preset=opts.preset, temporal=opts.temporal,
-                strength=opts.strength, radius=opts.radius)
+    film = opts.film().kwargs()
     try:
         if task.segment is not None:
             from .segments import colorize_segment, part_path

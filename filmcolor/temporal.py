@@ -67,10 +67,10 @@ from collections import deque
 import cv2
 import numpy as np
 
+from .options import DEFAULT_RADIUS, DEFAULT_STRENGTH  # noqa: F401  (measured: see above)
+
 log = logging.getLogger("filmcolor")
 
-DEFAULT_STRENGTH = 1.0  # measured: see module docstring
-DEFAULT_RADIUS = 2
 DEFAULT_CUT_THRESHOLD = 0.4
 DEFAULT_LUMA_TOLERANCE = 0.05  # luma units in [0, 1]; a mismatch of 2x this weighs e**-4
 THUMB_WIDTH = 32

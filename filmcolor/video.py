@@ -25,6 +25,7 @@ import numpy as np
 
 from . import color
 from .errors import EncodeError, FormatError, OutputWriteError, VideoOpenError
+from .options import FILM_DEFAULTS as F
 
 log = logging.getLogger("filmcolor")
 
@@ -561,7 +562,7 @@ class VideoWriter:
     warning; a subtitle stream it cannot hold is skipped with a warning.
     """
 
-    def __init__(self, path, reader, codec=None, crf=18, preset="medium", compare=False,
+    def __init__(self, path, reader, codec=None, crf=F.crf, preset=F.preset, compare=False,
                  format=None, template=None, copy=True):
         import av
 

@@ -138,6 +138,25 @@ def test_other_weights_of_the_same_size_redo_everything(shelf, tmp_path, run_cli
     assert sorted(count_calls) == sorted(["a.png", "b.jpg", "c.png", "clip.mp4"])
 
 
+def test_state_from_before_weights_were_hashed_still_resumes(shelf, tmp_path, model_path,
+                                                             run_cli, count_calls):
+    """A shelf interrupted under the old resume key (weights by name and size) is not redone
+    after the upgrade when name and size agree."""
+    (shelf / "broken.png").unlink()
+    out = tmp_path / "out"
+    args = ["batch", shelf, "-o", out, "--weights", model_path, "--render-size", "32", "-q"]
+    assert run_cli(args)[0] == 0
+    state_file = out / ".filmcolor-state.json"
+    state = json.loads(state_file.read_text())
+    for row in state["items"].values():
+        row["settings"]["weights"] = {"name": model_path.name,
+                                      "size": model_path.stat().st_size}
+    state_file.write_text(json.dumps(state))
+    count_calls.clear()
+    assert run_cli(args)[0] == 0
+    assert count_calls == []
+
+
 def test_globs_and_single_files_map_under_outdir(tmp_path, make_image, model_path, run_cli):
     make_image("pics/x.png")
     make_image("pics/y.png", seed=4)

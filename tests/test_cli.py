@@ -69,6 +69,21 @@ def test_colorize_help_lists_options(run_cli):
         assert option in run_cli.stdout
 
 
+@pytest.mark.parametrize("args", [["--help"], ["--version"], ["batch", "--help"],
+                                  ["train", "--help"]])
+def test_help_imports_nothing_heavy(args):
+    """Help and version are instant: no numpy, OpenCV, PyAV or Keras behind them."""
+    import sys
+
+    code = ("import sys\nfrom filmcolor.__main__ import main\nsys.argv = ['filmcolor', *%r]\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
+            "heavy = {'numpy', 'cv2', 'av', 'keras', 'tensorflow', 'jax', 'torch'}\n"
+            "print(sorted(heavy & set(sys.modules)), file=sys.stderr)" % (args,))
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.stderr.strip().splitlines()[-1] == "[]", proc.stderr
+
+
 def test_version_prints_version(run_cli):
     code, err = run_cli("--version")
     assert code == EXIT_OK, err
