@@ -171,8 +171,14 @@ def kill_after_first_segment(cmd, work):
     """Run `cmd`, SIGKILL it as soon as a finished segment file appears in `work`; returns
     the finished segments' file names, sorted."""
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and not list(work.glob("seg-*.mp4")):
+    # wait for the event, however slow the machine; the deadline only stops a hang
+    deadline = time.monotonic() + 900
+    while not list(work.glob("seg-*.mp4")):
+        if proc.poll() is not None:
+            pytest.fail(f"the run ended (exit {proc.returncode}) before any segment")
+        if time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail("no segment finished in 15 minutes")
         time.sleep(0.005)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
