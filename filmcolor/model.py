@@ -16,11 +16,14 @@ import hashlib
 import logging
 import os
 import sys
+import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import WeightsError
+
+log = logging.getLogger("filmcolor")
 
 DOWNSAMPLE = 8  # the paper's network: three stride-2 convolutions
 PARAMS = 31_618
@@ -74,10 +77,13 @@ def quiet_stderr():
 def import_keras():
     """Keras, imported on first use so `filmcolor --help` and the I/O stay fast."""
     if "keras" not in sys.modules:
+        t0 = time.perf_counter()
         with quiet_stderr():
             import keras  # noqa: F401
         # tf.function retracing notes are for TF developers, not for people colorizing
         logging.getLogger("tensorflow").setLevel(logging.ERROR)
+        log.debug("start-up: Keras on %s imported in %.1f s", keras.backend.backend(),
+                  time.perf_counter() - t0)
     return sys.modules["keras"]
 
 
@@ -195,11 +201,13 @@ def load_model(path):
     keras = import_keras()
     try:
         with quiet_stderr():
+            t0 = time.perf_counter()
             model = _deserialize(path, keras)
             model.load_weights(path)
     except Exception as ex:  # Keras raises many types for a bad file; all mean the same here
         reason = (str(ex).strip().splitlines() or [type(ex).__name__])[0].split(". ")[0]
         raise WeightsError(f"{path}: cannot load weights ({reason[:160]})") from ex
+    log.debug("start-up: %s loaded in %.1f s", path.name, time.perf_counter() - t0)
     if model.input_shape[-1] != 1 or model.output_shape[-1] != 2:
         raise WeightsError(
             f"{path}: not a colorization model (input {model.input_shape}, "
