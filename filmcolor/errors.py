@@ -60,6 +60,10 @@ class FormatError(UsageError):
     """Unknown output container or codec, or one the container cannot hold."""
 
 
+class BackendError(UsageError):
+    """The Keras backend asked for (KERAS_BACKEND) is not installed."""
+
+
 class WeightsError(FilmcolorError):
     """The weights file is missing, corrupt or not a filmcolor model."""
 

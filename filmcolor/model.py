@@ -21,7 +21,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import WeightsError
+from .errors import BackendError, WeightsError
 
 log = logging.getLogger("filmcolor")
 
@@ -78,8 +78,15 @@ def import_keras():
     """Keras, imported on first use so `filmcolor --help` and the I/O stay fast."""
     if "keras" not in sys.modules:
         t0 = time.perf_counter()
-        with quiet_stderr():
-            import keras  # noqa: F401
+        backend = os.environ.get("KERAS_BACKEND", "tensorflow")
+        try:
+            with quiet_stderr():
+                import keras  # noqa: F401
+        except ImportError as ex:
+            extra = {"jax": "filmcolor[jax]", "torch": "filmcolor[torch]"}.get(backend)
+            hint = f"pip install '{extra}'" if extra else f"install {backend}"
+            raise BackendError(f"KERAS_BACKEND={backend}: cannot import Keras on it "
+                               f"({ex.name or ex}): {hint}") from ex
         # tf.function retracing notes are for TF developers, not for people colorizing
         logging.getLogger("tensorflow").setLevel(logging.ERROR)
         log.debug("start-up: Keras on %s imported in %.1f s", keras.backend.backend(),

@@ -409,3 +409,18 @@ def test_console_script_prints_one_line_no_traceback(console_script, make_image,
     assert lines[0].startswith(PREFIX) and needle in lines[0]
     assert proc.stdout == ""
     assert not (tmp_path / "out.png").exists()
+
+
+def test_missing_backend_is_one_line_with_the_extra_to_install(tmp_path, gray_png):
+    """KERAS_BACKEND names a backend that is not installed: one line, the pip extra, exit 2."""
+    import sys
+
+    code = ("import sys\nsys.modules['jax'] = None\nfrom filmcolor.__main__ import main\n"
+            f"sys.argv = ['filmcolor', {str(gray_png)!r}, {str(tmp_path / 'o.png')!r}]\n"
+            "sys.exit(main())")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300, env=dict(os.environ, KERAS_BACKEND="jax"))
+    assert proc.returncode == EXIT_USAGE, proc.stderr
+    assert proc.stderr.strip() == ("filmcolor: error: KERAS_BACKEND=jax: cannot import Keras "
+                                   "on it (jax): pip install 'filmcolor[jax]'")
+    assert not (tmp_path / "o.png").exists()
