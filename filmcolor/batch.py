@@ -590,9 +590,9 @@ def _backend(opts):
         return parallel_config(backend="loky")
     try:
         from dask.distributed import Client
-    except ImportError as ex:  # an extra: pip install 'filmcolor[dask]'
+    except ImportError as ex:
         raise UsageError("--scheduler needs dask.distributed: pip install "
-                         "'dask[distributed]'") from ex
+                         "'filmcolor[dask]'") from ex
     try:
         client = Client(opts.scheduler, timeout=opts.scheduler_timeout)
     except (OSError, TimeoutError) as ex:
