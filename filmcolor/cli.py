@@ -233,7 +233,7 @@ def _is_video(path):
               default=None,
               help="MSE on the ab code; mean ab distance (AuC's measure); per-crop log MSE "
                    "(PSNR's measure); or, U-Net only, classification over ab bins decoded "
-                   "by an annealed mean  [default: mse]")
+                   "by an annealed mean  [default: ab-distance (unet), mse (paper)]")
 @click.option("--epochs", type=click.IntRange(min=1), default=None,
               help="[default: 60 (unet), 30 (paper), 60 (paper-recipe)]")
 @click.option("--steps-per-epoch", type=click.IntRange(min=1), default=100, show_default=True)

@@ -8,6 +8,7 @@ import json
 import logging
 import math
 import re
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -446,3 +447,18 @@ def test_log_mse_takes_no_rebalance(data, tmp_path):
                         load_size=64, render_size=64, verbose=0)
     with pytest.raises(ValueError, match="rebalance"):
         run_training(cfg)
+
+
+def test_train_without_recipe_flags_is_the_shipped_unets_recipe():
+    """`filmcolor train` with no recipe flags trains what made weights/unet.keras: its
+    committed train.json holds the same config, but for the folders and verbosity."""
+    import json
+    from dataclasses import asdict
+
+    from filmcolor.train import recipe_config
+
+    shipped = json.loads((Path(__file__).resolve().parent.parent / "weights" / "training" / "unet-ab-distance" / "train.json")
+                         .read_text())["config"]
+    ours = asdict(recipe_config("unet", data=shipped["data"], out=shipped["out"],
+                                verbose=shipped["verbose"]))
+    assert ours == shipped
