@@ -206,6 +206,7 @@ def test_quiet_still_logs_item_events_to_the_file(tmp_path, make_image, model_pa
                    for h in logging.getLogger("filmcolor").handlers)
 
 
+@pytest.mark.slow
 def test_jobs_2_gives_the_same_outputs_as_jobs_1(shelf, tmp_path, model_path):
     (shelf / "broken.png").unlink()
     opts = {"weights": model_path, "render_size": 32, "batch_size": 2}
@@ -217,6 +218,7 @@ def test_jobs_2_gives_the_same_outputs_as_jobs_1(shelf, tmp_path, model_path):
         assert (tmp_path / "one" / rel).read_bytes() == (tmp_path / "two" / rel).read_bytes()
 
 
+@pytest.mark.slow
 def test_dask_local_cluster_gives_the_same_outputs_as_local(shelf, tmp_path, model_path):
     """The same batch on a real dask.distributed LocalCluster (two worker processes on
     loopback), through joblib's dask backend, as a studio would run it."""
@@ -264,6 +266,7 @@ def test_manifest_line_that_is_not_a_file_is_refused(run_cli, shelf, tmp_path, m
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow
 def test_sigterm_mid_film_stops_cleanly_and_the_rerun_resumes(tmp_path, make_image,
                                                               model_path):
     """SIGTERM while a film is being colorized: exit 130, no temporary file left, the photo
@@ -335,6 +338,7 @@ def test_read_only_outdir_fails_clearly(run_cli, shelf, tmp_path, model_path):
     assert list(out.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_full_disk_fails_the_film_clearly_and_the_rerun_finishes_it(tmp_path, make_image,
                                                                     model_path):
     """Writes past 512 KiB fail (RLIMIT_FSIZE, as a full disk fails them): the film's

@@ -206,6 +206,7 @@ def test_eval_on_a_colour_film_prints_quality_and_flicker(run_cli, tmp_path, mod
 SAMPLE_CLIP = Path(__file__).resolve().parent.parent / "samples" / "megamind_bw.mp4"
 
 
+@pytest.mark.slow
 def test_sample_clip_keeps_frame_times_and_audio(tmp_path, colorizer):
     """The shipped clip: 1/11988 time base, first frame at 500 ticks, AC3 audio. At the MP4
     muxer's default 1/1000 s movie timescale its edit list moved every frame by 8 ticks."""

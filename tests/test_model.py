@@ -234,6 +234,7 @@ _CHILD = textwrap.dedent(f"""
 """)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["jax", "torch"])
 @pytest.mark.parametrize("weights", ["untrained", *fmodel.MODELS])
 def test_loads_and_predicts_the_same_on_other_backend(tmp_path, saved_untrained, weights,

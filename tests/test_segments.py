@@ -185,6 +185,7 @@ def kill_after_first_segment(cmd, work):
     return sorted(p.name for p in work.glob("seg-*.mp4"))
 
 
+@pytest.mark.slow
 def test_batch_killed_mid_film_resumes_from_its_last_segment(tmp_path, trained_weights):
     """SIGKILL once the first segment is on disk; the rerun does only the segments left and
     the film has the source's frame count, times and audio packets."""
@@ -220,6 +221,7 @@ def test_batch_killed_mid_film_resumes_from_its_last_segment(tmp_path, trained_w
     assert not [p for p in out.rglob("*") if p.name.endswith(".part")]
 
 
+@pytest.mark.slow
 def test_segments_of_one_film_spread_over_a_dask_local_cluster(clip, tmp_path,
                                                                trained_weights):
     """A two-worker LocalCluster on loopback: the film's segments run on both workers, and
@@ -245,6 +247,7 @@ def test_segments_of_one_film_spread_over_a_dask_local_cluster(clip, tmp_path,
     assert packets(tmp_path / "dask" / "reel.mkv", "subtitle") == packets(src, "subtitle")
 
 
+@pytest.mark.slow
 def test_single_film_command_killed_midway_resumes(tmp_path, trained_weights):
     """`filmcolor IN OUT` on a long film keeps its finished segments beside OUT; after a
     SIGKILL the same command continues from them; other settings start afresh."""

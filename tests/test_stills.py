@@ -387,6 +387,7 @@ def test_paper_recipe_weights_are_a_tint(run_cli, tmp_path):
     assert spread_paper < 0.5 * spread_default
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["jax", "torch"])
 def test_cli_colours_the_sample_the_same_on_other_backend(trained_weights, run_cli, tmp_path,
                                                            backend):

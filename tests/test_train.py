@@ -95,6 +95,7 @@ def run(data, tmp_path_factory):
 
 # --- the run folder ----------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_train_returns_best_checkpoint(run):
     out, best, _ = run
     assert best == out / "best.keras"
@@ -106,6 +107,7 @@ def test_checkpoints_are_loadable_models(run, name):
     assert model.count_params() == 31_618
 
 
+@pytest.mark.slow
 def test_best_checkpoint_is_the_lowest_val_loss_and_last_the_final_epoch(run, resumed):
     out = run[0]
     _, rows = read_log(out)
@@ -150,6 +152,7 @@ def test_train_json_records_the_run(run, data):
     assert info["seconds_this_run"] >= 0
 
 
+@pytest.mark.slow
 def test_same_seed_gives_identical_log(run, data, tmp_path):
     """Bit-identical on this CPU (TensorFlow, oneDNN); compare exactly."""
     run_training(tiny_config(data, tmp_path / "again"))
@@ -242,6 +245,7 @@ def test_ab_weights_strength_one_is_uniform(pairs):
     np.testing.assert_allclose(ab_weights(pairs, 1.0), 1.0, rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_train_with_rebalance_runs(data, tmp_path):
     out = tmp_path / "rebalanced"
     run_training(tiny_config(data, out, epochs=1, steps_per_epoch=1, rebalance=0.5,
@@ -328,6 +332,7 @@ def cli_args(data, out, crop="32", recipe="unet"):
             "--render-size", "64", "-q"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("recipe, arch, params", [("unet", "filmcolor_unet", None),
                                                   ("paper", "revathi2023", 31_618),
                                                   ("paper-recipe", "revathi2023", 31_618)])
@@ -405,6 +410,7 @@ def test_film_augmentation_changes_only_the_input(data, tmp_path):
     assert 0.0 <= dirty[0].min() and dirty[0].max() <= 1.0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("loss, rebalance", [("classify", 0.0), ("classify", 0.5),
                                              ("mse", 0.5), ("ab-distance", 0.5),
                                              ("log-mse", 0.0)])
