@@ -162,9 +162,9 @@ def colorize(input, output, overwrite, codec, crf, preset, start, duration, comp
             raise click.BadParameter("does not apply to --start, --duration or --compare",
                                      param_hint="'--segment-seconds'")
         plan_video(input, output, overwrite, codec)  # fail before the model loads
-        from .video import VideoReader
+        from .video import inspect
 
-        VideoReader(input).close()  # a bad film fails here, also before the model loads
+        inspect(input)  # a bad film fails here, before the model loads; the reader reuses it
         colorizer = _colorizer(weights, render_size or DEFAULT_FILM_RENDER_SIZE, batch_size)
         options = FilmOptions.given(codec=codec, crf=crf, preset=preset,
                                     **_temporal_args(temporal, strength, radius))

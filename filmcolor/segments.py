@@ -40,7 +40,7 @@ from .model import upgrade_settings
 from .options import DEFAULT_RADIUS, SEGMENT_SECONDS
 from .options import FILM_DEFAULTS as F
 from .temporal import ChromaSmoother
-from .video import VideoReader, VideoWriter, check_output
+from .video import VideoReader, VideoWriter, check_output, inspect
 
 log = logging.getLogger("filmcolor")
 
@@ -93,15 +93,13 @@ def plan_segments(src, dst, seconds=SEGMENT_SECONDS, radius=DEFAULT_RADIUS, code
 
 def _worth_probing(src, seconds):
     """A seekable container lasting longer than one segment: only then is the film opened
-    as a VideoReader, whose probe decodes its first frames (short films, the usual case,
-    skip that)."""
-    import av
-
-    with av.open(str(src)) as c:
-        if not c.format.name.startswith(SEEKABLE_INPUTS):
-            return False
-        # the container lasts at least as long as its video: no cut fits in this
-        return not c.duration or c.duration / av.time_base > seconds
+    again to read its index (short films, the usual case, are not; video.inspect's facts
+    are cached from the first open)."""
+    facts = inspect(src)
+    if not facts.format.startswith(SEEKABLE_INPUTS):
+        return False
+    # the container lasts at least as long as its video: no cut fits in this
+    return not facts.duration or facts.duration > seconds
 
 
 def _plan(reader, seconds, radius):

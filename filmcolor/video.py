@@ -11,6 +11,7 @@ Decoding runs on a background thread into a bounded queue, so memory does not gr
 the length of the film; nothing converts a whole frame to RGB.
 """
 
+import contextlib
 import logging
 import math
 import os
@@ -144,15 +145,10 @@ class VideoReader:
         # keeping the film's own timestamps; the caller picks the frames it wants
         self.seek_pts = seek_pts
         self._av = av
+        facts = inspect(self.path)  # raises for a bad film; no open when already inspected
+        self.container = _open(self.path)
         try:
-            self.container = av.open(str(self.path))
-        except av.FFmpegError as ex:
-            raise VideoOpenError(f"{self.path}: not a readable video file "
-                                 f"({_reason(ex)})") from ex
-        except (OSError, UnicodeDecodeError, ValueError) as ex:
-            raise VideoOpenError(f"{self.path}: cannot open ({ex})") from ex
-        try:
-            self._check()
+            _check_streams(self.container, self.path)
         except BaseException:
             self.container.close()
             raise
@@ -162,29 +158,12 @@ class VideoReader:
         self.copy_streams = [s for s in self.container.streams if s.type in kinds]
         self.frames_decoded = 0
         self.packets_skipped = 0
-        self.rotation, self._use_dts, probed, failed = _probe(self.path)
-        if probed == 0:
-            self.container.close()
-            if failed:
-                raise VideoOpenError(f"{self.path}: video stream unreadable "
-                                     f"({failed} corrupt packets, no frame decoded)")
-            raise VideoOpenError(f"{self.path}: the video stream has no frames")
+        self.rotation, self._use_dts = facts.rotation, facts.use_dts
         self._colour_checks = COLOUR_CHECK_FRAMES
         self._pts_repaired = 0
         self._queue = queue.Queue(QUEUE_SIZE)
         self._stop = threading.Event()
         self._thread = None
-
-    def _check(self):
-        c = self.container
-        if not c.streams.video:
-            if c.streams.audio:
-                raise VideoOpenError(f"{self.path}: audio-only file, no video stream")
-            raise VideoOpenError(f"{self.path}: no video stream")
-        s = c.streams.video[0]
-        if not s.codec_context.width or not s.codec_context.height:
-            raise VideoOpenError(f"{self.path}: video stream has no frame size "
-                                 "(unreadable or empty stream)")
 
     # -- what the writer needs to know before the first frame
 
@@ -436,7 +415,73 @@ class VideoReader:
         self.close()
 
 
-def _probe(path, frames=PROBE_FRAMES):
+@dataclass(frozen=True)
+class FilmFacts:
+    """What one open of a film tells before decoding it (video.inspect)."""
+
+    format: str  # the demuxer's name, e.g. "mov,mp4,m4a,3gp,3g2,mj2"
+    duration: float | None  # the container's, in seconds
+    rotation: int
+    use_dts: bool
+    probed: int  # frames decoded by the probe
+
+
+_INSPECTED = {}  # (path, size, mtime_ns) -> FilmFacts: a film is probed once per process
+
+
+def inspect(path):
+    """Open the film `path` once: check it (VideoOpenError, one line, otherwise), probe its
+    first frames (video._probe) and read its format and duration. Cached by the file's
+    identity, so the CLI's early check, the segment planner and the reader that decodes
+    it share one open."""
+    import av
+
+    path = Path(path)
+    try:
+        st = path.stat()
+        key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    except OSError:
+        key = None
+    if key in _INSPECTED:
+        return _INSPECTED[key]
+    with _open(path) as c:
+        _check_streams(c, path)
+        rotation, use_dts, probed, failed = _probe(path, container=c)
+        duration = c.duration / av.time_base if c.duration else None
+        facts = FilmFacts(c.format.name, duration, rotation, use_dts, probed)
+    if probed == 0:
+        if failed:
+            raise VideoOpenError(f"{path}: video stream unreadable "
+                                 f"({failed} corrupt packets, no frame decoded)")
+        raise VideoOpenError(f"{path}: the video stream has no frames")
+    if key is not None:
+        _INSPECTED[key] = facts
+    return facts
+
+
+def _open(path):
+    import av
+
+    try:
+        return av.open(str(path))
+    except av.FFmpegError as ex:
+        raise VideoOpenError(f"{path}: not a readable video file ({_reason(ex)})") from ex
+    except (OSError, UnicodeDecodeError, ValueError) as ex:
+        raise VideoOpenError(f"{path}: cannot open ({ex})") from ex
+
+
+def _check_streams(c, path):
+    if not c.streams.video:
+        if c.streams.audio:
+            raise VideoOpenError(f"{path}: audio-only file, no video stream")
+        raise VideoOpenError(f"{path}: no video stream")
+    s = c.streams.video[0]
+    if not s.codec_context.width or not s.codec_context.height:
+        raise VideoOpenError(f"{path}: video stream has no frame size "
+                             "(unreadable or empty stream)")
+
+
+def _probe(path, frames=PROBE_FRAMES, container=None):
     """(display rotation in degrees, whether to time frames by dts, frames decoded,
     packets that failed) from the first frames.
 
@@ -450,7 +495,7 @@ def _probe(path, frames=PROBE_FRAMES):
 
     rotation, stamps, failed = 0, [], 0
     try:
-        with av.open(str(path)) as c:
+        with contextlib.nullcontext(container) if container else av.open(str(path)) as c:
             for packet in c.demux(video=0):
                 try:
                     decoded = packet.decode()

@@ -588,3 +588,33 @@ def test_ten_bit_with_default_codec(tmp_path, colorizer, size, expected):
     with av.open(str(dst)) as c:
         assert c.streams.video[0].codec_context.pix_fmt == expected
     assert video_times(dst) == video_times(src)
+
+
+def test_a_film_is_opened_twice_before_its_first_frame_is_colorized(tmp_path, run_cli,
+                                                                      model_path, monkeypatch):
+    """The CLI's early check, the segment planner and the decoding reader share one probe:
+    one open to inspect the film, one to decode it."""
+    import av
+
+    from filmcolor.engine import Colorizer
+
+    src = write_clip(tmp_path / "clip.mp4")
+    opens, at_first_frame = [], []
+    real_open, real_predict = av.open, Colorizer.predict_ab
+
+    def counting_open(path, *args, **kwargs):
+        if str(path) == str(src):
+            opens.append(path)
+        return real_open(path, *args, **kwargs)
+
+    def predict(self, grays):
+        if not at_first_frame:
+            at_first_frame.append(len(opens))
+        return real_predict(self, grays)
+
+    monkeypatch.setattr(av, "open", counting_open)
+    monkeypatch.setattr(Colorizer, "predict_ab", predict)
+    code, err = run_cli(src, tmp_path / "out.mp4", "--weights", model_path,
+                        "--render-size", "32", "-q")
+    assert code == 0, err
+    assert at_first_frame == [2], (at_first_frame, len(opens))
