@@ -341,11 +341,21 @@ class _SaveInference(keras.callbacks.Callback):
         self.inference, self.out, self.best = model, Path(out), best
 
     def on_epoch_end(self, epoch, logs=None):
-        self.inference.save(self.out / "last.keras")
+        self._save(self.out / "last.keras")
         loss = (logs or {}).get("val_loss")
         if loss is not None and (self.best is None or loss < self.best):
             self.best = float(loss)
-            self.inference.save(self.out / "best.keras")
+            self._save(self.out / "best.keras")
+
+    def _save(self, path):
+        # Where the inference model is the trained one (regression), Keras would save the
+        # Adam state with it: twice the weights again. backup/ keeps that for resuming.
+        optimizer = getattr(self.inference, "optimizer", None)
+        self.inference.optimizer = None
+        try:
+            self.inference.save(path)
+        finally:
+            self.inference.optimizer = optimizer
 
 
 def build_for(cfg, bins=None):

@@ -468,3 +468,30 @@ def test_train_without_recipe_flags_is_the_shipped_unets_recipe():
     ours = asdict(recipe_config("unet", data=shipped["data"], out=shipped["out"],
                                 verbose=shipped["verbose"]))
     assert ours == shipped
+
+
+@pytest.mark.parametrize("weights", ["unet", "paper", "paper-recipe"])
+def test_shipped_files_hold_no_optimizer_state(weights):
+    """The model card's promise: weights only, no Adam moments (3x the size)."""
+    import zipfile
+
+    import h5py
+
+    from filmcolor.model import shipped_weights
+
+    with zipfile.ZipFile(shipped_weights(weights)) as z, \
+            h5py.File(io.BytesIO(z.read("model.weights.h5")), "r") as h:
+        assert "optimizer" not in h or not len(h["optimizer"].get("vars", {}))
+
+
+def test_run_files_hold_no_optimizer_state(run):
+    """best.keras and last.keras are inference files; backup/ alone keeps Adam's state."""
+    import zipfile
+
+    import h5py
+
+    out, _, _ = run
+    for name in ("best.keras", "last.keras"):
+        with zipfile.ZipFile(out / name) as z, \
+                h5py.File(io.BytesIO(z.read("model.weights.h5")), "r") as h:
+            assert "optimizer" not in h or not len(h["optimizer"].get("vars", {})), name
