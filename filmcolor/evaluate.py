@@ -120,8 +120,12 @@ def worst_vs_gray(column, gray):
 
 def write_per_image(path, columns, source):
     """One CSV row per image: its colourfulness, then each column's PSNR, PSNR gain over
-    gray, AuC and colourfulness; sorted worst gain first, so failures lead."""
+    gray, AuC and colourfulness; sorted worst gain first, so failures lead. Written to a
+    temporary name and renamed, like every output."""
     import csv
+    import io
+
+    from .image import write_atomic
 
     *models, gray = columns
     head = ["image", "source_colourfulness", "gray_psnr"]
@@ -130,18 +134,19 @@ def write_per_image(path, columns, source):
     rows = []
     for i, name in enumerate(source["images"]):
         g = gray.values["psnr"][i]
+        gains = [c.values["psnr"][i] - g for c in models]
         row = [name, round(source["image_cf"][i], 2), round(g, 2)]
-        for c in models:
+        for c, gain in zip(models, gains):
             v = c.values
-            row += [round(v["psnr"][i], 2), round(v["psnr"][i] - g, 2),
-                    round(v["auc"][i], 2), round(v["colorfulness"][i], 2)]
-        rows.append(row)
-    if models:
-        rows.sort(key=lambda r: min(r[4::4]))
-    with open(path, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(head)
-        w.writerows(rows)
+            row += [round(v["psnr"][i], 2), round(gain, 2), round(v["auc"][i], 2),
+                    round(v["colorfulness"][i], 2)]
+        rows.append((min(gains, default=0.0), row))
+    rows.sort(key=lambda r: r[0])
+    text = io.StringIO()
+    writer = csv.writer(text)
+    writer.writerow(head)
+    writer.writerows(row for _, row in rows)
+    write_atomic(Path(path), text.getvalue().encode("utf-8"))
 
 
 def format_table(columns, source, n_images, data):
