@@ -1,10 +1,17 @@
 """filmcolor: colorize black-and-white films and photographs with convolutional networks.
 
     import filmcolor
+    from filmcolor.options import ColorizeOptions, FilmOptions
+    filmcolor.colorize("film.mp4", "colored.mp4")   # resumes after a crash, as the CLI does
+    filmcolor.colorize("album/", "colored/", ColorizeOptions(model="paper"))
+    filmcolor.colorize("film.mp4", "c.mkv", ColorizeOptions(film=FilmOptions(codec="ffv1")))
+
+Lower down, with a model loaded once:
+
     model = filmcolor.load_model(filmcolor.shipped_weights())
     colorizer = filmcolor.Colorizer(model, render_size=256, batch_size=8)
     filmcolor.colorize_image("photo.jpg", "colored.png", colorizer)
-    filmcolor.colorize_video("film.mp4", "colored.mp4", colorizer)
+    filmcolor.colorize_video("film.mp4", "colored.mp4", colorizer)   # one pass
 
 Keras (and so TensorFlow, JAX or PyTorch) is imported only when a model is first needed.
 """
@@ -15,6 +22,9 @@ from .errors import FilmcolorError
 __version__ = "0.1.0"
 
 _LAZY = {
+    "colorize": "api",
+    "ColorizeOptions": "options",
+    "FilmOptions": "options",
     "load_model": "model",
     "build_model": "model",
     "shipped_weights": "model",

@@ -49,7 +49,7 @@ from .image import is_image_path, write_atomic
 from .model import upgrade_settings, weights_identity
 from .options import (DEFAULT_BATCH_SIZE, DEFAULT_FILM_RENDER_SIZE, DEFAULT_RENDER_SIZE,
                       SEGMENT_SECONDS, FilmOptions)
-from .options import FILM_DEFAULTS as F
+from .options import FILM_DEFAULTS
 from .paths import check_writable, same_file
 from .tasks import WORKER, Task, collect_warnings, run_task
 from .video import is_video_path
@@ -69,23 +69,13 @@ class BatchOptions:
     weights: Path = None  # a .keras file; None: the shipped weights
     render_size: int = None  # None: DEFAULT_RENDER_SIZE for photos, ..._FILM_... for films
     batch_size: int = DEFAULT_BATCH_SIZE
-    temporal: bool = F.temporal
-    strength: float = F.strength
-    radius: int = F.radius
-    codec: str = F.codec
-    crf: int = F.crf
-    preset: str = F.preset
+    film: FilmOptions = FILM_DEFAULTS  # how films are smoothed and encoded
     jobs: int = 1
     progress: bool = False
     scheduler: str = None  # a Dask scheduler address (tcp://host:port): run on that cluster
     gpus_per_job: float = 0  # Dask worker resource "GPU" each item needs
     scheduler_timeout: float = 30  # seconds to reach the scheduler
     segment_seconds: float = SEGMENT_SECONDS  # films cut at keyframes this far apart; 0: never
-
-    def film(self):
-        """The film settings (options.FilmOptions) these options carry."""
-        return FilmOptions(codec=self.codec, crf=self.crf, preset=self.preset,
-                           temporal=self.temporal, strength=self.strength, radius=self.radius)
 
 
 @dataclass
@@ -195,7 +185,7 @@ def run_batch(inputs, outdir, options=None):
     outdir = Path(outdir)
     if opts.scheduler:  # workers on other machines share the paths, not our working folder
         outdir = outdir.absolute()
-    items = plan_batch(inputs, outdir, opts.codec)
+    items = plan_batch(inputs, outdir, opts.film.codec)
     if opts.scheduler:
         items = [Item(i.src.absolute(), i.dst, i.kind, i.key) for i in items]
     weights = Path(opts.weights) if opts.weights else _shipped_weights()
@@ -301,7 +291,7 @@ class _Run:
                                               else DEFAULT_RENDER_SIZE),
              "weights": self.weights_id}
         if item.kind == "video":
-            s.update(o.film().kwargs())
+            s.update(o.film.kwargs())
         return s
 
     def go(self):
@@ -378,7 +368,7 @@ class _Run:
 
         o = self.opts
         work = FilmWork(item.src, item.dst, self.outdir / WORK_DIR / item.key, settings,
-                        o.segment_seconds, o.radius if o.temporal else 0, o.codec)
+                        o.segment_seconds, o.film.radius if o.film.temporal else 0, o.film.codec)
         segments = work.segments()
         if not segments:
             return [Task(item, settings)]

@@ -7,7 +7,7 @@ import click
 
 from . import __version__
 from .options import (DEFAULT_BATCH_SIZE, DEFAULT_FILM_RENDER_SIZE, DEFAULT_RENDER_SIZE,
-                      SEGMENT_SECONDS, FilmOptions)
+                      SEGMENT_SECONDS, ColorizeOptions, FilmOptions)
 from .options import FILM_DEFAULTS as F
 
 log = logging.getLogger("filmcolor")
@@ -99,15 +99,6 @@ def _weights_path(model_name, weights):
     return weights or shipped_weights(model_name)
 
 
-def _colorizer(weights, render_size, batch_size):
-    from .engine import Colorizer, describe_device
-    from .model import load_model
-
-    model = load_model(weights)
-    log.info("model %s on %s", weights.name, describe_device())
-    return Colorizer(model, render_size=render_size, batch_size=batch_size)
-
-
 @click.group(cls=DefaultGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="filmcolor")
 def cli():
@@ -152,70 +143,39 @@ def colorize(input, output, overwrite, codec, crf, preset, start, duration, comp
     """Colorize INPUT (a film, an image or a folder of images) into OUTPUT."""
     from tqdm.contrib.logging import logging_redirect_tqdm
 
+    from .api import colorize as run, is_video
+
     _setup_logging(quiet, verbose)
-    weights = _weights_path(model_name, weights)
-    if _is_video(input):
-        from .films import colorize_video, plan_video
-
-        preview = start is not None or duration is not None or compare
-        if preview and segment_seconds is not None:
-            raise click.BadParameter("does not apply to --start, --duration or --compare",
-                                     param_hint="'--segment-seconds'")
-        plan_video(input, output, overwrite, codec)  # fail before the model loads
-        from .video import inspect
-
-        inspect(input)  # a bad film fails here, before the model loads; the reader reuses it
-        colorizer = _colorizer(weights, render_size or DEFAULT_FILM_RENDER_SIZE, batch_size)
-        options = FilmOptions.given(codec=codec, crf=crf, preset=preset,
-                                    **_temporal_args(temporal, strength, radius))
-        film = dict(overwrite=overwrite, progress=not quiet, **options.kwargs())
-        with logging_redirect_tqdm(loggers=[log]):
-            if preview:  # excerpts and side by side: one pass
-                result = colorize_video(input, output, colorizer, start=start,
-                                        duration=duration, compare=compare, **film)
-            else:
-                from .segments import colorize_film
-
-                from .model import weights_identity
-
-                identity = {"weights": weights_identity(weights)}
-                seconds = SEGMENT_SECONDS if segment_seconds is None else segment_seconds
-                result = colorize_film(input, output, colorizer, identity, seconds, **film)
-        log.info("wrote %d frames to %s in %.1f s", result.frames, result.output,
-                 result.seconds)
-        return
-    for name, value in (("--codec", codec), ("--crf", crf), ("--preset", preset),
-                        ("--start", start), ("--duration", duration),
-                        ("--segment-seconds", segment_seconds),
-                        ("--compare", compare or None), ("--temporal", temporal),
-                        ("--strength", strength), ("--radius", radius)):
-        if value is not None:
-            raise click.BadParameter("only applies to video input", param_hint=f"'{name}'")
-
-    from .stills import colorize_image, plan
-
-    plan(input, output, overwrite)  # fail on a bad command before the model loads
-    colorizer = _colorizer(weights, render_size or DEFAULT_RENDER_SIZE, batch_size)
+    if model_name and weights:
+        raise click.BadParameter("give --model or --weights, not both", param_hint="'--model'")
+    options = ColorizeOptions(
+        model=model_name, weights=weights, render_size=render_size, batch_size=batch_size,
+        overwrite=overwrite, film=FilmOptions.given(codec=codec, crf=crf, preset=preset,
+                                                    **_temporal_args(temporal, strength, radius)),
+        segment_seconds=segment_seconds, start=start, duration=duration, compare=compare)
+    if not is_video(input):  # name the first film-only option given, as click would
+        for name, value in (("--codec", codec), ("--crf", crf), ("--preset", preset),
+                            ("--start", start), ("--duration", duration),
+                            ("--segment-seconds", segment_seconds),
+                            ("--compare", compare or None), ("--temporal", temporal),
+                            ("--strength", strength), ("--radius", radius)):
+            if value is not None:
+                raise click.BadParameter("only applies to video input", param_hint=f"'{name}'")
+    elif options.preview and segment_seconds is not None:
+        raise click.BadParameter("does not apply to --start, --duration or --compare",
+                                 param_hint="'--segment-seconds'")
     with logging_redirect_tqdm(loggers=[log]):
-        n = colorize_image(input, output, colorizer, overwrite=overwrite, progress=not quiet)
-    log.info("wrote %d image%s to %s", n, "" if n == 1 else "s", output)
+        done = run(input, output, options, progress=not quiet)
+    if done.kind == "film":
+        log.info("wrote %d frames to %s in %.1f s", done.count, done.output, done.seconds)
+    else:
+        log.info("wrote %d image%s to %s", done.count, "" if done.count == 1 else "s", output)
 
 
 def _temporal_args(temporal, strength, radius):
     return {"temporal": temporal != "off",
             "strength": F.strength if strength is None else strength,
             "radius": F.radius if radius is None else radius}
-
-
-def _is_video(path):
-    """A video by extension, or a file with no image extension that PyAV opens with a
-    video stream."""
-    from .image import is_image_path
-    from .video import has_video_stream, is_video_path
-
-    if is_video_path(path):
-        return True
-    return path.is_file() and not is_image_path(path) and has_video_stream(path)
 
 
 @cli.command()
@@ -312,6 +272,7 @@ def eval_(data, model_names, weights_list, render_size, batch_size, limit, per_i
     gray baseline; for a film also the flicker (warping error) with smoothing on and off."""
     from .errors import InputNotFoundError
     from .evaluate import evaluate, format_table, write_per_image
+    from .api import is_video, load_colorizer as _colorizer
     from .model import shipped_weights
 
     _setup_logging(quiet, verbose)
@@ -319,7 +280,7 @@ def eval_(data, model_names, weights_list, render_size, batch_size, limit, per_i
         raise InputNotFoundError(f"{data}: no such file or folder")
     named = {name: shipped_weights(name) for name in model_names}
     paths = list(named.values()) + list(weights_list) or [shipped_weights()]
-    if data.is_file() and _is_video(data):
+    if data.is_file() and is_video(data):
         from .evaluate_video import evaluate_video, format_video_table
 
         colorizer = _colorizer(paths[0], render_size or DEFAULT_FILM_RENDER_SIZE,
@@ -379,10 +340,10 @@ def batch(inputs, outdir, jobs, scheduler, gpus_per_job, codec, crf, preset, seg
 
     _setup_logging(quiet, verbose)
     options = BatchOptions(weights=_weights_path(model_name, weights), render_size=render_size,
-                           batch_size=batch_size,
-                           codec=codec, crf=crf, preset=preset, jobs=jobs, progress=not quiet,
+                           batch_size=batch_size, jobs=jobs, progress=not quiet,
                            scheduler=scheduler, gpus_per_job=gpus_per_job,
                            segment_seconds=segment_seconds,
-                           **_temporal_args(temporal, strength, radius))
+                           film=FilmOptions.given(codec=codec, crf=crf, preset=preset,
+                                                  **_temporal_args(temporal, strength, radius)))
     with logging_redirect_tqdm(loggers=[log]):
         run_batch(inputs, outdir, options)

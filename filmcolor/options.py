@@ -3,7 +3,8 @@ the film functions all read them from here. Importing this module imports nothin
 so `filmcolor --help` stays quick.
 """
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 # photos: measured on the validation split (README)
 DEFAULT_RENDER_SIZE = 256
@@ -39,3 +40,34 @@ class FilmOptions:
 
 
 FILM_DEFAULTS = FilmOptions()
+
+
+@dataclass(frozen=True)
+class ColorizeOptions:
+    """What `filmcolor.colorize` makes its output with, besides the two paths. The medium
+    is the input's: `film`, `segment_seconds` and the preview fields (`start`, `duration`,
+    `compare`) apply to films only and are refused for photos when not at their defaults."""
+
+    model: str | None = None  # a shipped model's name (model.MODELS); None: the default
+    weights: Path | None = None  # any .keras file instead of `model`
+    render_size: int | None = None  # None: DEFAULT_RENDER_SIZE (photos), _FILM_ (films)
+    batch_size: int = DEFAULT_BATCH_SIZE
+    overwrite: bool = False
+    film: FilmOptions = field(default_factory=FilmOptions)
+    segment_seconds: float | None = None  # None: SEGMENT_SECONDS; 0: one pass, no resume
+    start: float | None = None  # preview: an excerpt from here (seconds) ...
+    duration: float | None = None  # ... this long
+    compare: bool = False  # preview: source and result side by side
+
+    @property
+    def preview(self):
+        """An excerpt or a side-by-side: a one-pass run that is not resumed."""
+        return self.start is not None or self.duration is not None or self.compare
+
+    def film_only(self):
+        """The film-only fields that are not at their defaults, by CLI option name."""
+        given = {"--start": self.start is not None, "--duration": self.duration is not None,
+                 "--compare": self.compare, "--segment-seconds": self.segment_seconds is not None}
+        given.update({f"--{k}": v != getattr(FILM_DEFAULTS, k)
+                      for k, v in asdict(self.film).items()})
+        return [name for name, on in given.items() if on]

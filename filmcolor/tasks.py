@@ -61,34 +61,29 @@ def run_task(task, weights, opts, attempt=1):
               "settings": task.settings, "attempt": attempt, "frames": None,
               "worker": WORKER}
     with collect_warnings() as warnings:
-        _run(task, colorizer, opts, result)
+        _run(task, colorizer, weights, opts, result)
     result["warnings"] = warnings
     result["seconds"] = time.perf_counter() - t0
     return result
 
 
-def _run(task, colorizer, opts, result):
+def _run(task, colorizer, weights, opts, result):
     item = task.item
-    film = opts.film().kwargs()
     try:
         if task.segment is not None:
             from .segments import colorize_segment, part_path
 
             part = part_path(task.workdir, task.segment)
             result["frames"] = colorize_segment(item.src, item.dst, task.segment, part,
-                                                colorizer, **film)
-        elif item.kind == "video":
-            from .films import colorize_video
+                                                colorizer, **opts.film.kwargs())
+        else:  # a whole photo or a film of one segment: the library's own call
+            from .api import colorize
+            from .options import ColorizeOptions
 
-            out = colorize_video(item.src, item.dst, colorizer, overwrite=True, **film)
-            result["frames"] = out.frames
-        else:
-            from .image import write_image
-            from .stills import load_gray
-
-            gray, dtype = load_gray(item.src)
-            write_image(item.dst, colorizer.colorize([gray])[0], dtype)
-            result["frames"] = 1
+            film = {"film": opts.film, "segment_seconds": 0} if item.kind == "video" else {}
+            options = ColorizeOptions(weights=weights, overwrite=True, **film)
+            result["frames"] = colorize(item.src, item.dst, options,
+                                        colorizer=colorizer).count
         result["status"] = "done"
     except (FilmcolorError, OSError) as ex:
         result["status"] = "failed"

@@ -21,6 +21,7 @@ from filmcolor.batch import BatchOptions, run_batch
 from filmcolor.engine import Colorizer
 from filmcolor.films import colorize_video
 from filmcolor.model import load_model
+from filmcolor.options import FilmOptions
 from filmcolor.segments import (
     FIRST,
     colorize_segment,
@@ -228,7 +229,7 @@ def test_segments_of_one_film_spread_over_a_dask_local_cluster(clip, tmp_path,
     the joined film equals the local one-pass run's, plane for plane (FFV1)."""
     distributed = pytest.importorskip("dask.distributed")
     src = add_subtitles(clip, tmp_path, name="reel.mkv")
-    opts = {"weights": trained_weights, "render_size": 32, "batch_size": 8, "codec": "ffv1"}
+    opts = {"weights": trained_weights, "render_size": 32, "batch_size": 8, "film": FilmOptions(codec="ffv1")}
     run_batch([src], tmp_path / "local", BatchOptions(segment_seconds=0, **opts))
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                   host="127.0.0.1", dashboard_address=None) as cluster:

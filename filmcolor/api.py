@@ -1,0 +1,106 @@
+"""The library's one entry point: `colorize(src, dst, options)` chooses photo, folder,
+film, segmented film or preview from the input, as the CLI and the batch's tasks do (both
+call it), so a library user gets what the command line gets: checks before the model
+loads, and a long film that a rerun resumes.
+"""
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import UsageError
+from .options import (DEFAULT_FILM_RENDER_SIZE, DEFAULT_RENDER_SIZE, SEGMENT_SECONDS,
+                      ColorizeOptions)
+
+log = logging.getLogger("filmcolor")
+
+
+@dataclass
+class Outcome:
+    kind: str  # "film" or "photos"
+    count: int  # frames (film) or images (photos) written
+    output: Path  # the film written, or the photo / folder given as output
+    seconds: float
+
+
+def is_video(path):
+    """A video by extension, or a file with no image extension that PyAV opens with a
+    video stream."""
+    from .image import is_image_path
+    from .video import has_video_stream, is_video_path
+
+    path = Path(path)
+    if is_video_path(path):
+        return True
+    return path.is_file() and not is_image_path(path) and has_video_stream(path)
+
+
+def weights_path(options):
+    """The weights file `options` names: its `weights`, else its shipped `model`'s."""
+    from .model import shipped_weights
+
+    if options.model and options.weights:
+        raise UsageError("give a shipped model or a weights file, not both")
+    return Path(options.weights) if options.weights else shipped_weights(options.model)
+
+
+def load_colorizer(weights, render_size, batch_size):
+    from .engine import Colorizer, describe_device
+    from .model import load_model
+
+    model = load_model(weights)
+    log.info("model %s on %s", Path(weights).name, describe_device())
+    return Colorizer(model, render_size=render_size, batch_size=batch_size)
+
+
+def colorize(src, dst, options=None, *, colorizer=None, progress=False):
+    """Colorize `src` (a film, a photo or a folder of photos, mirrored) into `dst` with
+    `options` (options.ColorizeOptions; None: every default); returns an Outcome.
+
+    A bad path, format or film fails with a FilmcolorError before any model loads. A film
+    longer than one segment is made in segments beside `dst`, so the same call resumes
+    after a crash (segments.colorize_film); a preview is one pass. `colorizer`, an
+    engine.Colorizer already loaded from the options' weights, is reused instead of
+    loading them again (its render size then wins)."""
+    options = options or ColorizeOptions()
+    src, dst = Path(src), Path(dst)
+    t0 = time.perf_counter()
+    weights = weights_path(options)
+    if is_video(src):
+        result = _film(src, dst, options, weights, colorizer, progress)
+        return Outcome("film", result.frames, result.output, time.perf_counter() - t0)
+    given = options.film_only()
+    if given:
+        raise UsageError(f"{src}: {', '.join(given)} only appl{'y' if len(given) > 1 else 'ies'} "
+                         "to video input")
+    from .stills import colorize_image, plan
+
+    plan(src, dst, options.overwrite)  # fail on a bad command before the model loads
+    colorizer = colorizer or load_colorizer(weights, options.render_size or DEFAULT_RENDER_SIZE,
+                                            options.batch_size)
+    n = colorize_image(src, dst, colorizer, overwrite=options.overwrite, progress=progress)
+    return Outcome("photos", n, dst, time.perf_counter() - t0)
+
+
+def _film(src, dst, options, weights, colorizer, progress):
+    from .films import colorize_video, plan_video
+    from .video import inspect
+
+    if options.preview and options.segment_seconds is not None:
+        raise UsageError(f"{src}: --segment-seconds does not apply to --start, --duration "
+                         "or --compare")
+    plan_video(src, dst, options.overwrite, options.film.codec)
+    inspect(src)  # a bad film fails here, before the model loads; the reader reuses it
+    colorizer = colorizer or load_colorizer(
+        weights, options.render_size or DEFAULT_FILM_RENDER_SIZE, options.batch_size)
+    film = dict(overwrite=options.overwrite, progress=progress, **options.film.kwargs())
+    seconds = SEGMENT_SECONDS if options.segment_seconds is None else options.segment_seconds
+    if options.preview or not seconds:  # excerpts, side by side, or asked for: one pass
+        return colorize_video(src, dst, colorizer, start=options.start,
+                              duration=options.duration, compare=options.compare, **film)
+    from .model import weights_identity
+    from .segments import colorize_film
+
+    return colorize_film(src, dst, colorizer, {"weights": weights_identity(weights)},
+                         seconds, **film)
