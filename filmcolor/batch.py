@@ -11,21 +11,22 @@ its segments spread over the workers. A failed task (FilmcolorError or OSError) 
 retried once after the first pass, and recorded; it never stops the others. The parent
 joins a film's segments when the last one is finished. OUTDIR holds:
 
-  .filmcolor-state.json  per item: status, output, the settings it was made with, output
+  .filmcolor-state.sqlite  per item: status, output, the settings it was made with, output
                          size; a rerun skips items done with the same settings whose output
-                         is still there at the recorded size
+                         is still there at the recorded size (batch_state.py)
   .filmcolor-work/KEY/   a segmented film's plan.json and finished segments, until its join
   report.json            per item: status, seconds, frames, fps, segments, reason; totals
-  report.html            the same as a page, with before/after thumbnails (report.py)
+  report.html            the same as a page, with before/after thumbnails (report.py) from
+  report-thumbs/         JPEG files, one set per item
   filmcolor.log          one line per item event (start, segment, done, skipped, retry, failed)
 
-State and reports are rewritten atomically after every item. With jobs > 1 the tasks run
+The state records each item as it finishes (one transaction); the reports are rewritten
+atomically every REPORT_SECONDS and at the end. With jobs > 1 the tasks run
 in joblib (loky) worker processes, or on a Dask cluster through joblib's dask backend, each
 worker loading the model once.
 """
 
 import glob
-import json
 import logging
 import os
 import signal
@@ -45,7 +46,8 @@ from .errors import (
     UsageError,
     WeightsError,
 )
-from .image import is_image_path, write_atomic
+from .batch_state import BatchState
+from .image import is_image_path
 from .model import upgrade_settings, weights_identity
 from .options import (DEFAULT_BATCH_SIZE, DEFAULT_FILM_RENDER_SIZE, DEFAULT_RENDER_SIZE,
                       SEGMENT_SECONDS, FilmOptions)
@@ -56,10 +58,9 @@ from .video import is_video_path
 
 log = logging.getLogger("filmcolor")
 
-STATE_FILE = ".filmcolor-state.json"
 LOG_FILE = "filmcolor.log"
 WORK_DIR = ".filmcolor-work"
-STATE_VERSION = 1
+REPORT_SECONDS = 5.0  # the reports are rewritten at most this often, and at the end
 GLOB_CHARS = set("*?[")
 MANIFEST_EXTENSIONS = {".txt", ".lst"}  # an input with this ending lists inputs, one a line
 
@@ -194,9 +195,15 @@ def run_batch(inputs, outdir, options=None):
     if not weights.is_file():
         raise WeightsError(f"{weights}: weights file not found")
     check_writable({outdir})
-    for stale in outdir.rglob(".*.part"):  # a killed run's unfinished outputs: never valid
-        stale.unlink(missing_ok=True)
+    outdir.mkdir(parents=True, exist_ok=True)
+    with BatchState(outdir) as state:  # refuses a second batch on the same OUTDIR
+        for stale in outdir.rglob(".*.part"):  # a killed run's unfinished outputs
+            stale.unlink(missing_ok=True)
+        return _logged(outdir, lambda: _Run(items, outdir, opts, weights, state).go())
 
+
+def _logged(outdir, run):
+    """run() with item events logged to OUTDIR/filmcolor.log and SIGTERM stopping it."""
     handler = logging.FileHandler(outdir / LOG_FILE, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     handler.setLevel(logging.INFO)
@@ -210,7 +217,7 @@ def run_batch(inputs, outdir, options=None):
     log.setLevel(min(log.getEffectiveLevel(), logging.INFO))
     restore = _stop_on_sigterm()
     try:
-        return _Run(items, outdir, opts, weights).go()
+        return run()
     finally:
         restore()
         log.removeHandler(handler)
@@ -274,13 +281,13 @@ class _Film:
 class _Run:
     """One batch run: state, report, joins and the progress bar live in the parent."""
 
-    def __init__(self, items, outdir, opts, weights):
+    def __init__(self, items, outdir, opts, weights, state):
         self.items, self.outdir, self.opts, self.weights = items, outdir, opts, weights
         self.weights_id = weights_identity(weights)  # hashed once, not per item
-        self.state_path = outdir / STATE_FILE
-        self.state = _load_state(self.state_path)
+        self.state = state  # batch_state.BatchState
         self.rows = {}  # key -> report row
-        self.thumbs = {}  # key -> ([before URIs], [after URIs])
+        self.thumbs = {}  # key -> ([before files], [after files])
+        self.reported = None  # when the reports were last written (perf_counter)
         self.films = {}  # key -> _Film, for films done in segments
         self.bar = None
         self.t0 = time.perf_counter()
@@ -299,7 +306,7 @@ class _Run:
         for item in self.items:
             settings = self.settings(item)
             if self._is_done(item, settings):
-                old = self.state["items"][item.key]
+                old = self.state.get(item.key)
                 self.rows[item.key] = report.row(item, "skipped", old.get("seconds", 0.0),
                                                  old.get("frames", 1), old.get("attempts", 1),
                                                  warnings=old.get("warnings"))
@@ -349,7 +356,7 @@ class _Run:
         return rep
 
     def _is_done(self, item, settings):
-        old = self.state["items"].get(item.key)
+        old = self.state.get(item.key)
         if (not old or old.get("status") != "done"
                 or upgrade_settings(old.get("settings"), settings) != settings):
             return False
@@ -438,7 +445,7 @@ class _Run:
             self._join(film)
         else:
             self.rows[item.key] = self._pending_row(item)
-            self._write_reports()
+            self._write_reports(force=False)
 
     def _pending_row(self, item):
         film = self.films.get(item.key)
@@ -494,8 +501,7 @@ class _Run:
             entry["reason"] = result["reason"]
         # recorded before it is logged: a stop (SIGTERM) between the two never leaves a
         # "done" in the log that the state file does not have
-        self.state["items"][item.key] = entry
-        _write_json(self.state_path, self.state)
+        self.state.put(item.key, entry)
         self.rows[item.key] = report.row(item, status, result["seconds"], result["frames"],
                                          result["attempt"], result.get("reason"), segments,
                                          notes)
@@ -504,18 +510,24 @@ class _Run:
             self._thumbnails(item)
         else:
             log.error("failed %s", _named(item, result["reason"]))
-        self._write_reports()
+        self._write_reports(force=False)
 
     def _thumbnails(self, item):
-        before = report.thumbnails(item.src, item.kind)
-        after = report.thumbnails(item.dst, item.kind)
+        before = report.thumbnails(self.outdir, item.key, item.src, item.kind, "before")
+        after = report.thumbnails(self.outdir, item.key, item.dst, item.kind, "after")
         if before and after:
             self.thumbs[item.key] = (before, after)
 
-    def _write_reports(self):
+    def _write_reports(self, force=True):
+        """Both reports, or (force=False) only if the last write is REPORT_SECONDS old:
+        a page of every item rewritten after each would make a long shelf quadratic."""
+        now = time.perf_counter()
+        if not force and self.reported is not None and now - self.reported < REPORT_SECONDS:
+            return None
+        self.reported = now
         return report.write_reports(self.outdir, [self.rows[i.key] for i in self.items],
                                     [self.thumbs.get(i.key) for i in self.items],
-                                    time.perf_counter() - self.t0)
+                                    now - self.t0)
 
 
 class _Progress:
@@ -615,21 +627,5 @@ def _named(item, reason):
 # ----------------------------------------------------------------------------- files
 
 
-def _load_state(path):
-    try:
-        state = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return {"version": STATE_VERSION, "items": {}}
-    except (OSError, ValueError) as ex:
-        log.warning("%s: unreadable state file, starting afresh (%s)", path, ex)
-        return {"version": STATE_VERSION, "items": {}}
-    if state.get("version") != STATE_VERSION or not isinstance(state.get("items"), dict):
-        log.warning("%s: unknown state file version, starting afresh", path)
-        return {"version": STATE_VERSION, "items": {}}
-    return state
-
-
-def _write_json(path, data):
-    write_atomic(path, json.dumps(data, indent=2).encode("utf-8"))
 
 

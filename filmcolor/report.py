@@ -2,17 +2,23 @@
 
 Rows are plain dicts (row()); the page shows the totals on top, then one row per item with
 before/after thumbnails (a photo: itself; a film: FILM_THUMBS frames spread over it), its
-status, time, frames, fps, segments and the reason of a failure.
+status, time, frames, fps, segments and the reason of a failure. Thumbnails are JPEG files
+in OUTDIR/report-thumbs/, made once per output and loaded lazily by the page, so the page
+stays small for a 10,000-item shelf; the batch rewrites both files every few seconds and at
+the end, not after every item.
 """
 
-import base64
 import html
 import json
+import os
+from pathlib import Path
+from urllib.parse import quote
 
 from .image import write_atomic
 
 REPORT_JSON = "report.json"
 REPORT_HTML = "report.html"
+THUMBS_DIR = "report-thumbs"
 THUMB_SIZE = 160  # long side of the report's thumbnails, pixels
 FILM_THUMBS = 3  # frames shown per film, at 1/4, 1/2 and 3/4 of its length
 STATUSES = ("done", "failed", "skipped", "pending")
@@ -37,7 +43,8 @@ def row(item, status, seconds=0.0, frames=None, attempts=0, reason=None, segment
 
 def write_reports(outdir, rows, thumbs, seconds):
     """Rewrite both files atomically; returns the report dict. `thumbs` is a list of
-    (before, after) pairs of data-URI lists, or None, one per row."""
+    (before, after) pairs of thumbnail file lists (relative to `outdir`), or None, one
+    per row."""
     totals = {s: sum(r["status"] == s for r in rows) for s in STATUSES}
     totals["items"] = len(rows)
     totals["with_warnings"] = sum(bool(r["warnings"]) for r in rows)
@@ -52,12 +59,21 @@ def write_reports(outdir, rows, thumbs, seconds):
 # ----------------------------------------------------------------------------- thumbnails
 
 
-def thumbnails(path, kind):
-    """JPEG data URIs of `path`: one for a photo, FILM_THUMBS frames for a film; [] if it
-    cannot be read."""
+def thumbnails(outdir, key, path, kind, role):
+    """The thumbnail files of `path` (one for a photo, FILM_THUMBS frames for a film) as
+    paths relative to `outdir`, written under THUMBS_DIR as KEY.ROLE.N.jpg unless files
+    newer than `path` are there already (a rerun's skipped items); [] if it cannot be read."""
     import cv2
     import numpy as np
 
+    folder = Path(outdir) / THUMBS_DIR
+    names = [f"{key}.{role}.{n}.jpg" for n in range(FILM_THUMBS if kind == "video" else 1)]
+    try:
+        made = os.stat(path).st_mtime_ns
+        if all((folder / n).stat().st_mtime_ns >= made for n in names):
+            return [f"{THUMBS_DIR}/{n}" for n in names]
+    except OSError:
+        pass
     try:
         if kind == "video":
             images = _film_frames(path, FILM_THUMBS)
@@ -65,10 +81,17 @@ def thumbnails(path, kind):
             images = [cv2.imdecode(np.fromfile(path, dtype=np.uint8), cv2.IMREAD_COLOR)]
     except (OSError, ValueError, cv2.error):
         return []
-    return [uri for uri in map(_data_uri, images) if uri]
+    out = []
+    for name, bgr in zip(names, images):
+        data = _jpeg(bgr)
+        if data:
+            (folder / name).parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(folder / name, data)
+            out.append(f"{THUMBS_DIR}/{name}")
+    return out
 
 
-def _data_uri(bgr):
+def _jpeg(bgr):
     import cv2
 
     if bgr is None or bgr.size == 0:
@@ -79,9 +102,7 @@ def _data_uri(bgr):
         bgr = cv2.resize(bgr, (max(1, round(w * scale)), max(1, round(h * scale))),
                          interpolation=cv2.INTER_AREA)
     ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, 80])
-    if not ok:
-        return None
-    return "data:image/jpeg;base64," + base64.b64encode(buf.tobytes()).decode("ascii")
+    return buf.tobytes() if ok else None
 
 
 def _film_frames(path, count):
@@ -126,8 +147,6 @@ tr.skipped{color:#666}.warn{color:#8a5a00}img{max-width:96px;max-height:96px;mar
 def _html(report, thumbs, outdir):
     """The page: totals, then failures first (what a person must act on), then the rest
     in input order."""
-    import os
-
     t = report["totals"]
     e = html.escape
     out = ["<!doctype html><html><head><meta charset='utf-8'>",
@@ -149,7 +168,8 @@ def _html(report, thumbs, outdir):
         pics = ""
         if pair:
             pics = "".join(
-                "<div>" + "".join(f"<img src='{uri}' alt='{alt}'>" for uri in uris) + "</div>"
+                "<div>" + "".join(f"<img src='{e(quote(uri))}' alt='{alt}' loading='lazy'>"
+                                for uri in uris) + "</div>"
                 for uris, alt in zip(pair, ("before", "after")))
         seg = r.get("segments")
         seg = f"{seg['finished']}/{seg['total']}" if seg else ""

@@ -4,7 +4,10 @@ and --jobs 2 against --jobs 1. All with the untrained model and tiny generated f
 import json
 import logging
 import os
+import re
+from urllib.parse import unquote
 
+import cv2
 import pytest
 from test_video import write_clip
 
@@ -12,6 +15,7 @@ from filmcolor import batch as batch_mod
 from filmcolor import errors
 from filmcolor import report as report_mod
 from filmcolor.batch import BatchOptions, run_batch
+from filmcolor.batch_state import read_items
 
 
 @pytest.fixture
@@ -29,8 +33,10 @@ EXPECTED = {"shelf/a.png", "shelf/b.jpg", "shelf/sub/c.png", "shelf/sub/clip.mp4
 
 
 def outputs(outdir):
+    """The colorized files (not the reports, the state or the report's thumbnails)."""
     return {p.relative_to(outdir).as_posix() for p in outdir.rglob("*")
-            if p.is_file() and p.parent != outdir}
+            if p.is_file() and p.parent != outdir
+            and p.relative_to(outdir).parts[0] != report_mod.THUMBS_DIR}
 
 
 def report(outdir):
@@ -79,12 +85,15 @@ def test_batch_isolates_failure_reports_and_resumes(shelf, tmp_path, model_path,
 
     page = (out / "report.html").read_text()
     assert "broken.png" in page and "not a readable image" in page
-    # before and after: a photo once each, the film at 3 points of its length each
-    assert page.count("data:image/jpeg;base64,") == 3 * 2 + 2 * report_mod.FILM_THUMBS
+    # before and after: a photo once each, the film at 3 points of its length each, as
+    # files beside the page, loaded lazily
+    shown = re.findall(r"<img src='([^']+)'[^>]*loading='lazy'>", page)
+    assert len(shown) == 3 * 2 + 2 * report_mod.FILM_THUMBS
+    assert all(cv2.imread(str(out / unquote(s))) is not None for s in shown)
 
     logged = (out / "filmcolor.log").read_text()
     assert "retry" in logged and "failed" in logged and "done" in logged
-    state = json.loads((out / ".filmcolor-state.json").read_text())
+    state = {"items": read_items(out)}
     assert state["items"]["shelf/a.png"]["settings"]["render_size"] == 32
 
     # the rerun does no work for finished items and retries the failed one
@@ -138,23 +147,64 @@ def test_other_weights_of_the_same_size_redo_everything(shelf, tmp_path, run_cli
     assert sorted(count_calls) == sorted(["a.png", "b.jpg", "c.png", "clip.mp4"])
 
 
-def test_state_from_before_weights_were_hashed_still_resumes(shelf, tmp_path, model_path,
-                                                             run_cli, count_calls):
-    """A shelf interrupted under the old resume key (weights by name and size) is not redone
-    after the upgrade when name and size agree."""
+def test_state_file_of_the_json_format_is_migrated_and_resumes(shelf, tmp_path, model_path,
+                                                                run_cli, count_calls):
+    """A shelf interrupted under the JSON state file, from before weights were hashed
+    (named by name and size), is migrated into the database and not redone when name and
+    size agree."""
     (shelf / "broken.png").unlink()
     out = tmp_path / "out"
     args = ["batch", shelf, "-o", out, "--weights", model_path, "--render-size", "32", "-q"]
     assert run_cli(args)[0] == 0
-    state_file = out / ".filmcolor-state.json"
-    state = json.loads(state_file.read_text())
-    for row in state["items"].values():
+    items = read_items(out)
+    for row in items.values():
         row["settings"]["weights"] = {"name": model_path.name,
                                       "size": model_path.stat().st_size}
-    state_file.write_text(json.dumps(state))
+    for p in out.glob(".filmcolor-state.sqlite*"):
+        p.unlink()
+    old = out / ".filmcolor-state.json"
+    old.write_text(json.dumps({"version": 1, "items": items}))
     count_calls.clear()
     assert run_cli(args)[0] == 0
     assert count_calls == []
+    assert not old.exists() and (out / ".filmcolor-state.json.migrated").exists()
+    assert read_items(out).keys() == items.keys()
+
+
+@pytest.mark.parametrize("what", ["old json", "database"])
+def test_unreadable_state_is_set_aside_with_a_warning_and_the_batch_redone(
+        what, shelf, tmp_path, model_path, run_cli, count_calls):
+    (shelf / "broken.png").unlink()
+    out = tmp_path / "out"
+    args = ["batch", shelf, "-o", out, "--weights", model_path, "--render-size", "32"]
+    assert run_cli(args)[0] == 0
+    name = ".filmcolor-state.json" if what == "old json" else ".filmcolor-state.sqlite"
+    for p in out.glob(".filmcolor-state.sqlite*"):
+        p.unlink()
+    (out / name).write_bytes(b"\x00 not a state file" * 50)
+    count_calls.clear()
+    code, err = run_cli(args)
+    assert code == 0, err
+    assert f"{name}: unreadable state" in err and "Traceback" not in err
+    assert (out / f"{name}.unreadable").exists()
+    assert sorted(count_calls) == sorted(["a.png", "b.jpg", "c.png", "clip.mp4"])
+
+
+def test_a_second_batch_on_the_same_folder_is_refused_naming_the_first(
+        tmp_path, make_image, model_path, run_cli):
+    from filmcolor.batch_state import BatchState
+
+    make_image("p.png")
+    out = tmp_path / "out"
+    out.mkdir()
+    with BatchState(out):  # what a running batch holds
+        code, err = run_cli("batch", tmp_path / "p.png", "-o", out, "--weights", model_path)
+    assert code == errors.EXIT_USAGE, err
+    assert len(err.strip().splitlines()) == 1, err
+    assert f"pid {os.getpid()}" in err and "another filmcolor batch" in err
+    assert not (out / "p.png").exists()
+    assert run_cli("batch", tmp_path / "p.png", "-o", out, "--weights", model_path,
+                   "-q")[0] == 0  # free again once it closed
 
 
 def test_globs_and_single_files_map_under_outdir(tmp_path, make_image, model_path, run_cli):
@@ -296,7 +346,7 @@ def test_sigterm_mid_film_stops_cleanly_and_the_rerun_resumes(tmp_path, make_ima
     assert proc.returncode == 130, err
     assert not [p for p in out.rglob("*") if p.name.endswith(".part")]
     assert not (out / "shelf" / "z_long.mp4").exists()
-    state = json.loads((out / ".filmcolor-state.json").read_text())
+    state = {"items": read_items(out)}
     done = {k for k, v in state["items"].items() if v["status"] == "done"}
     assert done == {"shelf/a.png"}
     rerun = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
@@ -368,7 +418,7 @@ def test_full_disk_fails_the_film_clearly_and_the_rerun_finishes_it(tmp_path, ma
     assert by_name({"items": items})["a.png"]["status"] == "done"
     assert not (out / "shelf" / "film.mkv").exists()
     assert not [p for p in out.rglob("*") if p.name.endswith(".part")]
-    state = json.loads((out / ".filmcolor-state.json").read_text())
+    state = {"items": read_items(out)}
     assert state["items"]["shelf/film.mkv"]["status"] == "failed"
 
     again = subprocess.run(cmd, capture_output=True, text=True, timeout=300)

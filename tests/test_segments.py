@@ -18,6 +18,7 @@ import pytest
 from test_video import add_subtitles, extras, packets, video_times, write_clip, write_rich_mkv
 
 from filmcolor.batch import BatchOptions, run_batch
+from filmcolor.batch_state import read_items
 from filmcolor.engine import Colorizer
 from filmcolor.films import colorize_video
 from filmcolor.model import load_model
@@ -213,7 +214,7 @@ def test_batch_killed_mid_film_resumes_from_its_last_segment(tmp_path, trained_w
     assert len(started) == total - len(finished)
     redone = {int(line.split("[segment ")[1].split("]")[0]) - 1 for line in started}
     assert not redone & {int(n[4:9]) for n in finished}  # finished ones are not redone
-    state = json.loads((out / ".filmcolor-state.json").read_text())["items"]["shelf/reel.mp4"]
+    state = read_items(out)["shelf/reel.mp4"]
     assert state["status"] == "done" and state["segments"] == total
     assert state["segments_resumed"] == len(finished) and state["frames"] == 240
     assert video_times(out / "shelf" / "reel.mp4") == video_times(src)
@@ -236,7 +237,7 @@ def test_segments_of_one_film_spread_over_a_dask_local_cluster(clip, tmp_path,
         run_batch([src], tmp_path / "dask",
                   BatchOptions(scheduler=cluster.scheduler_address, segment_seconds=0.5,
                                **opts))
-    state = json.loads((tmp_path / "dask" / ".filmcolor-state.json").read_text())
+    state = {"items": read_items(tmp_path / "dask")}
     entry = state["items"]["reel.mkv"]
     assert entry["status"] == "done" and entry["segments"] == 8
     assert len(entry["segment_workers"]) == 2, entry["segment_workers"]
