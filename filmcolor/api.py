@@ -38,7 +38,7 @@ def is_video(path):
 
 def weights_path(options):
     """The weights file `options` names: its `weights`, else its shipped `model`'s."""
-    from .model import shipped_weights
+    from .models import shipped_weights
 
     if options.model and options.weights:
         raise UsageError("give a shipped model or a weights file, not both")
@@ -47,7 +47,7 @@ def weights_path(options):
 
 def load_colorizer(weights, render_size, batch_size):
     from .engine import Colorizer, describe_device
-    from .model import load_model
+    from .models import load_model
 
     model = load_model(weights)
     log.info("model %s on %s", Path(weights).name, describe_device())
@@ -99,7 +99,7 @@ def _film(src, dst, options, weights, colorizer, progress):
     if options.preview or not seconds:  # excerpts, side by side, or asked for: one pass
         return colorize_video(src, dst, colorizer, start=options.start,
                               duration=options.duration, compare=options.compare, **film)
-    from .model import weights_identity
+    from .models import weights_identity
     from .segments import colorize_film
 
     return colorize_film(src, dst, colorizer, {"weights": weights_identity(weights)},

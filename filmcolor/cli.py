@@ -49,13 +49,13 @@ def _logging_options(f):
 
 
 def _model_choice():
-    from .model import MODELS  # the registry is plain data: no Keras import
+    from .models import MODELS  # the registry is plain data: no Keras import
 
     return click.Choice(list(MODELS))
 
 
 def _engine_options(f):
-    from .model import DEFAULT_MODEL
+    from .models import DEFAULT_MODEL
 
     f = click.option("--weights", type=click.Path(path_type=Path), default=None,
                      help="A .keras model file of your own (instead of --model).")(f)
@@ -92,7 +92,7 @@ def _setup_logging(quiet, verbose):
 
 def _weights_path(model_name, weights):
     """The weights file --model or --weights names (the default model's if neither)."""
-    from .model import shipped_weights
+    from .models import shipped_weights
 
     if model_name and weights:
         raise click.BadParameter("give --model or --weights, not both", param_hint="'--model'")
@@ -221,7 +221,7 @@ def _temporal_args(temporal, strength, radius):
 def train(data, out, recipe, loss, epochs, steps_per_epoch, batch_size, crop, lr, l2,
           dropout, rebalance, augment, render_size, val_split, seed, quiet, verbose):
     """Train a network on a folder of colour photographs."""
-    from .model import import_keras
+    from .models import import_keras
 
     import_keras()  # first, so TensorFlow's start-up chatter is silenced
     from .train import recipe_config
@@ -271,9 +271,9 @@ def eval_(data, model_names, weights_list, render_size, batch_size, limit, per_i
     """Gray colour images (or a colour film), colorize them, and print metrics beside the
     gray baseline; for a film also the flicker (warping error) with smoothing on and off."""
     from .errors import InputNotFoundError
-    from .evaluate import evaluate, format_table, write_per_image
+    from .evaluation.photos import evaluate, format_table, write_per_image
     from .api import is_video, load_colorizer as _colorizer
-    from .model import shipped_weights
+    from .models import shipped_weights
 
     _setup_logging(quiet, verbose)
     if not data.exists():
@@ -281,7 +281,7 @@ def eval_(data, model_names, weights_list, render_size, batch_size, limit, per_i
     named = {name: shipped_weights(name) for name in model_names}
     paths = list(named.values()) + list(weights_list) or [shipped_weights()]
     if data.is_file() and is_video(data):
-        from .evaluate_video import evaluate_video, format_video_table
+        from .evaluation.films import evaluate_video, format_video_table
 
         colorizer = _colorizer(paths[0], render_size or DEFAULT_FILM_RENDER_SIZE,
                                max(batch_size, 8))

@@ -16,7 +16,7 @@ import numpy as np
 
 from . import color
 from .errors import OutOfMemoryError
-from .model import downsample, import_keras, quiet_stderr
+from .models import downsample, import_keras, quiet_stderr
 from .options import DEFAULT_BATCH_SIZE, DEFAULT_FILM_RENDER_SIZE, DEFAULT_RENDER_SIZE  # noqa: F401
 
 log = logging.getLogger("filmcolor")

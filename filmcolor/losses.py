@@ -9,7 +9,7 @@
   colourful one; plain MSE weighs them alike and so paints gray pictures.
 """
 
-from .model import import_keras
+from .models import import_keras
 
 keras = import_keras()
 ops = keras.ops

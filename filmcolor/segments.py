@@ -19,7 +19,7 @@ for frame (tests/test_segments.py compares them losslessly).
 
 Only films that can be cut exactly are segmented: an indexed input container (MP4/MOV,
 Matroska; a seek lands on the keyframe asked for), frames timed by their pts (not an AVI
-whose pts run backwards, see video._probe), and an output container with global headers
+whose pts run backwards, see video/probe.py), and an output container with global headers
 (MP4, MOV, Matroska, WebM). Anything else is done in one pass. A segment whose seek misses
 its first frame fails with that reason rather than lose a frame.
 """
@@ -33,14 +33,15 @@ from dataclasses import asdict, dataclass
 from fractions import Fraction
 from pathlib import Path
 
-from .errors import EncodeError, VideoOpenError
+from .errors import VideoOpenError
 from .films import FrameSink
 from .paths import check_writable
-from .model import upgrade_settings
+from .models import upgrade_settings
 from .options import DEFAULT_RADIUS, SEGMENT_SECONDS
 from .options import FILM_DEFAULTS as F
 from .temporal import ChromaSmoother
-from .video import VideoReader, VideoWriter, check_output, inspect
+from .video import (VideoReader, VideoWriter, check_output, inspect, join_segments,
+                    keyframe_cuts)
 
 log = logging.getLogger("filmcolor")
 
@@ -103,9 +104,7 @@ def _worth_probing(src, seconds):
 
 
 def _plan(reader, seconds, radius):
-    import av
-
-    stream, container = reader.stream, reader.container
+    stream = reader.stream
     tb = stream.time_base
     rate = stream.average_rate or stream.guessed_rate
     length = reader.duration
@@ -113,23 +112,9 @@ def _plan(reader, seconds, radius):
         return []
     start = stream.start_time or 0
     stop = start + round(length / tb)  # pts just after the last frame
-    step = round(Fraction(seconds).limit_denominator(10**6) / tb)
     frame = max(1, round(1 / (rate * tb)))
-    cuts = []
-    while True:
-        target = (cuts[-1] if cuts else start) + step
-        if target >= stop:
-            break
-        try:
-            container.seek(target, stream=stream, backward=False)  # the keyframe at or after
-        except av.FFmpegError:  # none after it
-            break
-        packet = next((p for p in container.demux(stream) if p.size), None)
-        if packet is None or packet.pts is None or not packet.is_keyframe:
-            break
-        if packet.pts < target or packet.pts >= stop:
-            break  # no index, or no keyframe left
-        cuts.append(packet.pts)
+    step = round(Fraction(seconds).limit_denominator(10**6) / tb)
+    cuts = keyframe_cuts(reader, start, stop, step)
     if not cuts:
         return []
     firsts, ends = [FIRST] + cuts, cuts + [-1]
@@ -223,65 +208,6 @@ def _feed(reader, segment, context, sink, colorizer, src):
     while batch:
         sink.predict(batch[:colorizer.batch_size], colorizer)
         batch = batch[colorizer.batch_size:]
-
-
-def join_segments(src, dst, parts):
-    """Mux the segment files' video (in order), unchanged, with `src`'s audio, subtitle
-    packets and other extras into `dst` (temporary name, then renamed). Returns the frames
-    written; raises EncodeError if the parts were encoded with different headers."""
-    import av
-
-    dst = Path(dst)
-    check_writable({dst.parent})
-    opened = []
-    try:
-        for part in parts:
-            opened.append(av.open(str(part)))
-        first = opened[0].streams.video[0]
-        for part, c in zip(parts, opened):
-            if bytes(c.streams.video[0].codec_context.extradata or b"") != \
-                    bytes(first.codec_context.extradata or b""):
-                raise EncodeError(f"{dst}: segment {part.name} was encoded with other "
-                                  "settings; delete the work folder and rerun")
-        with VideoReader(src) as reader, \
-                VideoWriter(dst, reader, template=first) as writer:
-            merged = _by_time(_video_packets(opened), reader.copied_packets())
-            for kind, packet in merged:
-                if kind == 0:
-                    writer.mux_video(packet)
-                else:
-                    writer.copy(packet)
-            expected = reader.total_frames  # as the container states it (not Matroska)
-            if expected and writer.frames_written < expected:
-                log.warning("%s: decoded %d of the %d frames the file announces (truncated "
-                            "or damaged file?)", src, writer.frames_written, expected)
-            frames = writer.frames_written
-    finally:
-        for c in opened:
-            c.close()
-    return frames
-
-
-def _video_packets(containers):
-    for c in containers:
-        for packet in c.demux(c.streams.video[0]):
-            if packet.size:
-                yield packet
-
-
-def _by_time(video, copied):
-    """(0, video packet) and (1, copied packet) in decoding-time order: the muxer
-    interleaves only what it holds, so it is fed the two streams already merged."""
-    import heapq
-
-    def keyed(kind, packets):
-        for n, p in enumerate(packets):
-            ts = p.dts if p.dts is not None else p.pts
-            t = float(ts * p.time_base) if ts is not None else float("-inf")
-            yield (t, kind, n, p)
-
-    for _, kind, _, packet in heapq.merge(keyed(0, video), keyed(1, copied)):
-        yield kind, packet
 
 
 class FilmWork:

@@ -24,7 +24,7 @@ from .engine import DEFAULT_RENDER_SIZE
 from .errors import DataError
 from .image import find_images, read_image
 from .losses import REGRESSION_LOSSES, regression_loss
-from .model import build_model
+from .models import build_model
 
 log = logging.getLogger("filmcolor")
 
@@ -194,7 +194,7 @@ class ABBins:
     training images use (Zhang et al. 2016 keep the 313 in gamut)."""
 
     def __init__(self, pairs, step=AB_BIN):
-        from .unet import ab_bin_grid
+        from .models.unet import ab_bin_grid
 
         self.grid = ab_bin_grid(step)  # (n*n) x 2 ab centres
         self.n = int(round(np.sqrt(len(self.grid))))
@@ -368,7 +368,7 @@ def build_for(cfg, bins=None):
         return model, model
     if cfg.model != "unet":
         raise ValueError(f"unknown model {cfg.model!r} (unet, paper)")
-    from . import unet
+    from .models import unet
 
     if cfg.loss == "classify":
         model = unet.build("classify", bins=bins.centres_code, l2=cfg.l2, seed=cfg.seed)

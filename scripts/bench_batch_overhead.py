@@ -24,7 +24,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from filmcolor import tasks  # noqa: E402
+from filmcolor.batch import tasks  # noqa: E402
 from filmcolor.batch import BatchOptions, run_batch  # noqa: E402
 
 
@@ -56,7 +56,7 @@ def timed_run(shelf, outdir, weights):
         task_seconds.append(time.perf_counter() - t0)
         return result
 
-    import filmcolor.batch as batch_mod
+    import filmcolor.batch.run as batch_mod
 
     batch_mod.run_task = counting
     try:

@@ -27,7 +27,7 @@ import av
 
 from filmcolor.engine import DEFAULT_FILM_RENDER_SIZE, Colorizer
 from filmcolor.films import colorize_video
-from filmcolor.model import load_model, shipped_weights
+from filmcolor.models import load_model, shipped_weights
 from filmcolor.segments import colorize_segment, join_segments, part_path, plan_segments
 
 REPO = Path(__file__).resolve().parent.parent

@@ -34,7 +34,7 @@ from filmcolor import color
 from filmcolor.engine import DEFAULT_BATCH_SIZE, DEFAULT_RENDER_SIZE, Colorizer
 from filmcolor.errors import FilmcolorError
 from filmcolor.image import find_images, read_image, write_image
-from filmcolor.model import import_keras, load_model, shipped_weights
+from filmcolor.models import import_keras, load_model, shipped_weights
 from filmcolor.stills import colorize_pairs
 
 REPO = Path(__file__).resolve().parent.parent

@@ -41,7 +41,7 @@ from filmcolor.engine import DEFAULT_BATCH_SIZE, Colorizer, describe_device
 from filmcolor.engine import DEFAULT_FILM_RENDER_SIZE as DEFAULT_RENDER_SIZE  # films' default
 from filmcolor.errors import FilmcolorError
 from filmcolor.films import colorize_video
-from filmcolor.model import import_keras, load_model, shipped_weights
+from filmcolor.models import import_keras, load_model, shipped_weights
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_CLIP = REPO / "samples" / "megamind_bw.mp4"

@@ -18,9 +18,9 @@ import sys
 import time
 from pathlib import Path
 
-import filmcolor.evaluate_video as ev
+import filmcolor.evaluation.films as ev
 from filmcolor.engine import DEFAULT_FILM_RENDER_SIZE, Colorizer
-from filmcolor.model import load_model, shipped_weights
+from filmcolor.models import load_model, shipped_weights
 from filmcolor.temporal import ChromaSmoother
 
 

@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from filmcolor import color  # noqa: E402
 from filmcolor.engine import DEFAULT_RENDER_SIZE, Colorizer  # noqa: E402
 from filmcolor.image import find_images, read_image  # noqa: E402
-from filmcolor.model import load_model, shipped_weights  # noqa: E402
+from filmcolor.models import load_model, shipped_weights  # noqa: E402
 
 
 def tile(rgb, height):

@@ -12,7 +12,7 @@ nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
 # the same recipe as here; EPOCHS can be raised on the GPU
 python3 - "$OUT/run" "${EPOCHS:-40}" <<'PY' 2>&1 | tee "$OUT/train.log"
 import sys, time
-from filmcolor.model import import_keras
+from filmcolor.models import import_keras
 import_keras()
 from filmcolor.train import recipe_config, train
 t = time.time()

@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parent.parent
 @pytest.fixture(scope="session")
 def model_path(tmp_path_factory):
     """An UNTRAINED model (build_model(seed=0)) saved as .keras: fast, deterministic."""
-    from filmcolor.model import build_model
+    from filmcolor.models import build_model
 
     path = tmp_path_factory.mktemp("model") / "untrained.keras"
     build_model(seed=0).save(path)
@@ -35,7 +35,7 @@ def model_path(tmp_path_factory):
 @pytest.fixture(scope="session")
 def untrained_model(model_path):
     """The untrained model loaded once, for library-level tests."""
-    from filmcolor.model import load_model
+    from filmcolor.models import load_model
 
     return load_model(model_path)
 
@@ -43,7 +43,7 @@ def untrained_model(model_path):
 @pytest.fixture(scope="session")
 def shipped_weights():
     """Where the CLI looks for its default weights (may still be an empty placeholder)."""
-    from filmcolor.model import shipped_weights as find
+    from filmcolor.models import shipped_weights as find
 
     return find()
 

@@ -11,11 +11,11 @@ import cv2
 import pytest
 from test_video import write_clip
 
-from filmcolor import batch as batch_mod
+from filmcolor.batch import run as batch_mod
 from filmcolor import errors
-from filmcolor import report as report_mod
+from filmcolor.batch import report as report_mod
 from filmcolor.batch import BatchOptions, run_batch
-from filmcolor.batch_state import read_items
+from filmcolor.batch.state import read_items
 
 
 @pytest.fixture
@@ -131,7 +131,7 @@ def test_all_good_exits_zero_and_film_options_only_redo_films(shelf, tmp_path, m
 def test_other_weights_of_the_same_size_redo_everything(shelf, tmp_path, run_cli,
                                                        count_calls):
     """Two runs of one architecture save files of one size: the resume key hashes the bytes."""
-    from filmcolor.model import build_model
+    from filmcolor.models import build_model
 
     (shelf / "broken.png").unlink()
     first, second = tmp_path / "w1" / "best.keras", tmp_path / "w2" / "best.keras"
@@ -192,7 +192,7 @@ def test_unreadable_state_is_set_aside_with_a_warning_and_the_batch_redone(
 
 def test_a_second_batch_on_the_same_folder_is_refused_naming_the_first(
         tmp_path, make_image, model_path, run_cli):
-    from filmcolor.batch_state import BatchState
+    from filmcolor.batch.state import BatchState
 
     make_image("p.png")
     out = tmp_path / "out"

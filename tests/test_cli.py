@@ -320,7 +320,7 @@ def test_weights_corrupt(run_cli, gray_png, tmp_path, random_bytes_file, content
 
 
 def test_weights_of_another_model(run_cli, gray_png, tmp_path):
-    from filmcolor.model import import_keras
+    from filmcolor.models import import_keras
 
     keras = import_keras()
     inputs = keras.Input(shape=(None, None, 3))

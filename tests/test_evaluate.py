@@ -1,11 +1,11 @@
-"""evaluate.py: the still-image table, its gray baseline and the worst-image row."""
+"""evaluation/photos.py: the still-image table, its gray baseline and the worst-image row."""
 
 import re
 
 import numpy as np
 import pytest
 
-from filmcolor.evaluate import Scores, worst_vs_gray
+from filmcolor.evaluation.photos import Scores, worst_vs_gray
 
 
 def test_worst_vs_gray_is_the_lowest_per_image_gain():

@@ -1,11 +1,11 @@
-"""metrics.py against values worked out by hand."""
+"""evaluation/metrics.py against values worked out by hand."""
 
 import math
 
 import numpy as np
 import pytest
 
-from filmcolor import metrics
+from filmcolor.evaluation import metrics
 
 
 def _image(seed, shape=(16, 16)):
@@ -117,7 +117,7 @@ def test_paper_accuracy_hand_cases(pred, true, expected):
 
 def test_paper_accuracy_matches_keras_categorical_accuracy():
     """The docstring's claim: this is what Keras' "accuracy" logged during training."""
-    from filmcolor.model import import_keras
+    from filmcolor.models import import_keras
 
     keras = import_keras()
     rng = np.random.default_rng(4)
@@ -148,7 +148,7 @@ def test_paper_psnr(mse, expected_db):
 
 
 def test_ab_spread_is_zero_for_a_constant_tint_and_grows_with_variation():
-    from filmcolor.metrics import ab_spread
+    from filmcolor.evaluation.metrics import ab_spread
 
     tint = np.broadcast_to(np.array([12.0, -30.0], np.float32), (8, 8, 2))
     assert ab_spread(tint) == pytest.approx(0.0, abs=1e-9)

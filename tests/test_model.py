@@ -1,4 +1,5 @@
-"""model.py: the Fig. 2 network, exactly; saving, loading, and loading on other backends."""
+"""The paper's Fig. 2 network, exactly (models/paper.py); saving, loading (models/files.py),
+and loading on other backends."""
 
 import json
 import os
@@ -10,7 +11,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from filmcolor import model as fmodel
+from filmcolor import models as fmodel
 from filmcolor.errors import WeightsError
 
 # Fig. 2 / section IV.A, in order: (layer class, output channels, strides, activation).
@@ -226,7 +227,7 @@ _CHILD = textwrap.dedent(f"""
     except ImportError as ex:
         print(ex, file=sys.stderr)
         sys.exit({EXIT_NO_BACKEND})
-    from filmcolor.model import load_model, import_keras
+    from filmcolor.models import load_model, import_keras
     keras = import_keras()
     assert keras.backend.backend() == os.environ["KERAS_BACKEND"], keras.backend.backend()
     model = load_model(sys.argv[1])

@@ -18,10 +18,10 @@ import pytest
 from test_video import add_subtitles, extras, packets, video_times, write_clip, write_rich_mkv
 
 from filmcolor.batch import BatchOptions, run_batch
-from filmcolor.batch_state import read_items
+from filmcolor.batch.state import read_items
 from filmcolor.engine import Colorizer
 from filmcolor.films import colorize_video
-from filmcolor.model import load_model
+from filmcolor.models import load_model
 from filmcolor.options import FilmOptions
 from filmcolor.segments import (
     FIRST,

@@ -23,7 +23,7 @@ from filmcolor.errors import (
     SameFileError,
 )
 from filmcolor.image import read_image
-from filmcolor.metrics import colorfulness
+from filmcolor.evaluation.metrics import colorfulness
 from filmcolor.stills import colorize_array, colorize_image
 
 RENDER = 64  # small render size keeps the untrained model fast
@@ -353,7 +353,7 @@ SAMPLE = Path(__file__).resolve().parent.parent / "samples" / "ladybird_bw.jpg"
 
 
 def _spread(rgb):
-    from filmcolor.metrics import ab_spread
+    from filmcolor.evaluation.metrics import ab_spread
 
     return ab_spread(color.rgb_to_lab(rgb)[..., 1:])
 
@@ -376,7 +376,7 @@ def test_shipped_weights_colour_the_sample(trained_weights, run_cli, tmp_path):
 
 def test_paper_recipe_weights_are_a_tint(run_cli, tmp_path):
     """The paper's recipe (L2 0.01) collapses to one colour: README's claim, checked."""
-    from filmcolor.model import shipped_weights
+    from filmcolor.models import shipped_weights
 
     paper = shipped_weights("paper-recipe")
     default_out, paper_out = tmp_path / "default.png", tmp_path / "paper.png"

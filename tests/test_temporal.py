@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from filmcolor import metrics
+from filmcolor.evaluation import metrics
 from filmcolor.temporal import ChromaSmoother, cut_score, is_cut
 
 H, W = 72, 128

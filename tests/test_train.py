@@ -16,7 +16,7 @@ import pytest
 
 from filmcolor.__main__ import main
 from filmcolor.errors import EXIT_OK, EXIT_USAGE, DataError
-from filmcolor.model import load_model
+from filmcolor.models import load_model
 from filmcolor.train import (
     RECIPES,
     TrainConfig,
@@ -477,7 +477,7 @@ def test_shipped_files_hold_no_optimizer_state(weights):
 
     import h5py
 
-    from filmcolor.model import shipped_weights
+    from filmcolor.models import shipped_weights
 
     with zipfile.ZipFile(shipped_weights(weights)) as z, \
             h5py.File(io.BytesIO(z.read("model.weights.h5")), "r") as h:

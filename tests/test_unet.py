@@ -7,8 +7,8 @@ import zipfile
 import numpy as np
 import pytest
 
-from filmcolor import model as fmodel
-from filmcolor import unet
+from filmcolor import models as fmodel
+from filmcolor.models import unet
 from filmcolor.errors import EXIT_USAGE, WeightsError
 
 

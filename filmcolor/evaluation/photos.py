@@ -10,10 +10,11 @@ from pathlib import Path
 
 import numpy as np
 
-from . import color, metrics
-from .engine import DEFAULT_RENDER_SIZE
-from .errors import DataError, ImageReadError
-from .image import find_images, read_image
+from .. import color
+from . import metrics
+from ..engine import DEFAULT_RENDER_SIZE
+from ..errors import DataError, ImageReadError
+from ..image import find_images, read_image
 
 log = logging.getLogger("filmcolor")
 
@@ -125,7 +126,7 @@ def write_per_image(path, columns, source):
     import csv
     import io
 
-    from .image import write_atomic
+    from ..image import write_atomic
 
     *models, gray = columns
     head = ["image", "source_colourfulness", "gray_psnr"]

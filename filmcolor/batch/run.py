@@ -1,34 +1,7 @@
-"""Many inputs in one resumable run: photos and films mixed, one output folder.
+"""Running a batch: state, retries, joins, reports and the progress bar in the parent;
+tasks in this process, in joblib (loky) workers or on a Dask cluster."""
 
-    run_batch(["shelf/", "extra/*.mp4"], "colored/", BatchOptions(jobs=2))
-
-Inputs are files, folders (recursive; structure mirrored under OUTDIR/<folder name>/),
-globs, and manifests (.txt/.lst: one path a line). Every path is checked before any work.
-
-The work is a list of tasks (tasks.py): a photo, a film, or one segment of a film longer
-than one segment (segments.py), so a long film resumes from its last finished segment and
-its segments spread over the workers. A failed task (FilmcolorError or OSError) is logged,
-retried once after the first pass, and recorded; it never stops the others. The parent
-joins a film's segments when the last one is finished. OUTDIR holds:
-
-  .filmcolor-state.sqlite  per item: status, output, the settings it was made with, output
-                         size; a rerun skips items done with the same settings whose output
-                         is still there at the recorded size (batch_state.py)
-  .filmcolor-work/KEY/   a segmented film's plan.json and finished segments, until its join
-  report.json            per item: status, seconds, frames, fps, segments, reason; totals
-  report.html            the same as a page, with before/after thumbnails (report.py) from
-  report-thumbs/         JPEG files, one set per item
-  filmcolor.log          one line per item event (start, segment, done, skipped, retry, failed)
-
-The state records each item as it finishes (one transaction); the reports are rewritten
-atomically every REPORT_SECONDS and at the end. With jobs > 1 the tasks run
-in joblib (loky) worker processes, or on a Dask cluster through joblib's dask backend, each
-worker loading the model once.
-"""
-
-import glob
 import logging
-import os
 import signal
 import threading
 import time
@@ -36,144 +9,20 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..errors import FilmcolorError, PartialFailure, UsageError, WeightsError
+from ..models import upgrade_settings, weights_identity
+from ..options import DEFAULT_FILM_RENDER_SIZE, DEFAULT_RENDER_SIZE
+from ..paths import check_writable
 from . import report
-from .errors import (
-    FilmcolorError,
-    InputNotFoundError,
-    NoImagesError,
-    PartialFailure,
-    SameFileError,
-    UsageError,
-    WeightsError,
-)
-from .batch_state import BatchState
-from .image import is_image_path
-from .model import upgrade_settings, weights_identity
-from .options import (DEFAULT_BATCH_SIZE, DEFAULT_FILM_RENDER_SIZE, DEFAULT_RENDER_SIZE,
-                      SEGMENT_SECONDS, FilmOptions)
-from .options import FILM_DEFAULTS
-from .paths import check_writable, same_file
+from .plan import BatchOptions, Item, plan_batch
+from .state import BatchState
 from .tasks import WORKER, Task, collect_warnings, run_task
-from .video import is_video_path
 
 log = logging.getLogger("filmcolor")
 
 LOG_FILE = "filmcolor.log"
 WORK_DIR = ".filmcolor-work"
 REPORT_SECONDS = 5.0  # the reports are rewritten at most this often, and at the end
-GLOB_CHARS = set("*?[")
-MANIFEST_EXTENSIONS = {".txt", ".lst"}  # an input with this ending lists inputs, one a line
-
-
-@dataclass
-class BatchOptions:
-    weights: Path = None  # a .keras file; None: the shipped weights
-    render_size: int = None  # None: DEFAULT_RENDER_SIZE for photos, ..._FILM_... for films
-    batch_size: int = DEFAULT_BATCH_SIZE
-    film: FilmOptions = FILM_DEFAULTS  # how films are smoothed and encoded
-    jobs: int = 1
-    progress: bool = False
-    scheduler: str = None  # a Dask scheduler address (tcp://host:port): run on that cluster
-    gpus_per_job: float = 0  # Dask worker resource "GPU" each item needs
-    scheduler_timeout: float = 30  # seconds to reach the scheduler
-    segment_seconds: float = SEGMENT_SECONDS  # films cut at keyframes this far apart; 0: never
-
-
-@dataclass
-class Item:
-    src: Path
-    dst: Path
-    kind: str  # "image" or "video"
-    key: str  # dst relative to OUTDIR, POSIX spelling: the state file's key
-
-
-# ----------------------------------------------------------------------------- planning
-
-
-def plan_batch(inputs, outdir, codec=None):
-    """Expand inputs into Items; raises a UsageError subclass for a bad command."""
-    outdir = Path(outdir)
-    if not inputs:
-        raise UsageError("no inputs given")
-    if outdir.exists() and not outdir.is_dir():
-        raise UsageError(f"{outdir}: output must be a folder")
-    out_resolved = outdir.resolve()
-    items, seen = [], {}
-    for spec in inputs:
-        for src in _expand(spec):
-            if src.is_dir():
-                src_resolved = src.resolve()
-                if out_resolved == src_resolved or src_resolved in out_resolved.parents:
-                    raise UsageError(f"{outdir}: output folder is inside the input folder "
-                                     f"{src}; outputs would be read back as inputs")
-                found = sorted(p for p in src.rglob("*")
-                               if p.is_file() and (is_video_path(p) or is_image_path(p)))
-                if not found:
-                    log.warning("%s: no images or films found", src)
-                base = outdir / (src_resolved.name or "root")
-                pairs = [(p, base / p.relative_to(src)) for p in found]
-            elif is_video_path(src) or is_image_path(src):
-                pairs = [(src, outdir / src.name)]
-            else:
-                raise UsageError(f"{src}: not an image or film file name "
-                                 f"({src.suffix or 'no extension'})")
-            for s, d in pairs:
-                kind = "video" if is_video_path(s) else "image"
-                if same_file(s, d):
-                    raise SameFileError(f"{d}: output is the input {s}; choose another OUTDIR")
-                key = d.relative_to(outdir).as_posix()
-                ident = os.path.normcase(key)
-                if ident in seen:
-                    if seen[ident].src.resolve() == s.resolve():
-                        continue  # the same file named twice
-                    raise UsageError(f"{seen[ident].src} and {s} would both be written to {d}")
-                if kind == "video":
-                    from .video import check_output
-
-                    check_output(d, codec)
-                seen[ident] = Item(s, d, kind, key)
-                items.append(seen[ident])
-    if not items:
-        raise NoImagesError(f"no images or films found in {', '.join(map(str, inputs))}")
-    return items
-
-
-def _expand(spec):
-    """A path as given, a manifest's paths, or a glob's matches (sorted); raises
-    InputNotFoundError."""
-    path = Path(spec)
-    if path.is_file() and path.suffix.lower() in MANIFEST_EXTENSIONS:
-        return _read_manifest(path)
-    if path.exists():
-        return [path]
-    if GLOB_CHARS & set(str(spec)):
-        matches = sorted(glob.glob(str(spec), recursive=True))
-        if not matches:
-            raise InputNotFoundError(f"{spec}: no files match")
-        return [Path(m) for m in matches]
-    raise InputNotFoundError(f"{spec}: no such file or folder")
-
-
-def _read_manifest(manifest):
-    """One path a line (blank lines and '#' comments skipped), relative to the manifest's
-    folder unless absolute; every line must name an existing file or folder."""
-    paths = []
-    try:
-        lines = manifest.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as ex:
-        raise UsageError(f"{manifest}: cannot read manifest ({ex})") from ex
-    for number, line in enumerate(lines, 1):
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        path = Path(line) if Path(line).is_absolute() else manifest.parent / line
-        if not path.exists():
-            raise InputNotFoundError(f"{manifest}:{number}: {line}: no such file or folder")
-        paths.append(path)
-    return paths
-
-
-# ----------------------------------------------------------------------------- the run
 
 
 def run_batch(inputs, outdir, options=None):
@@ -254,7 +103,7 @@ class _AtLeast(logging.Filter):
 
 
 def _shipped_weights():
-    from .model import shipped_weights
+    from ..models import shipped_weights
 
     return shipped_weights()
 
@@ -371,7 +220,7 @@ class _Run:
         """The item's tasks: itself, or the segments of a long film not finished yet."""
         if item.kind != "video" or not self.opts.segment_seconds:
             return [Task(item, settings)]
-        from .segments import FilmWork
+        from ..segments import FilmWork
 
         o = self.opts
         work = FilmWork(item.src, item.dst, self.outdir / WORK_DIR / item.key, settings,
@@ -555,19 +404,9 @@ def _expected_frames(task):
         return task.segment.frames
     if task.item.kind != "video":
         return 1
-    import av
+    from ..video import expected_frames
 
-    try:
-        with av.open(str(task.item.src)) as c:
-            s = c.streams.video[0]
-            rate = s.average_rate or s.guessed_rate
-            if s.frames:
-                return s.frames
-            if c.duration and rate:
-                return round(c.duration / av.time_base * rate)
-    except (av.FFmpegError, OSError, IndexError, ValueError, UnicodeDecodeError):
-        pass
-    return 0
+    return expected_frames(task.item.src)
 
 
 def _remove_empty_parents(folder, outdir):

@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 from urllib.parse import quote
 
-from .image import write_atomic
+from ..image import write_atomic
 
 REPORT_JSON = "report.json"
 REPORT_HTML = "report.html"
@@ -66,6 +66,8 @@ def thumbnails(outdir, key, path, kind, role):
     import cv2
     import numpy as np
 
+    from ..video import sample_frames
+
     folder = Path(outdir) / THUMBS_DIR
     names = [f"{key}.{role}.{n}.jpg" for n in range(FILM_THUMBS if kind == "video" else 1)]
     try:
@@ -76,7 +78,7 @@ def thumbnails(outdir, key, path, kind, role):
         pass
     try:
         if kind == "video":
-            images = _film_frames(path, FILM_THUMBS)
+            images = sample_frames(path, FILM_THUMBS)
         else:
             images = [cv2.imdecode(np.fromfile(path, dtype=np.uint8), cv2.IMREAD_COLOR)]
     except (OSError, ValueError, cv2.error):
@@ -103,30 +105,6 @@ def _jpeg(bgr):
                          interpolation=cv2.INTER_AREA)
     ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, 80])
     return buf.tobytes() if ok else None
-
-
-def _film_frames(path, count):
-    """BGR uint8 frames at k / (count + 1) of the film's duration (the first frame only
-    where the duration is unknown)."""
-    import av
-
-    frames = []
-    try:
-        with av.open(str(path)) as c:
-            stream = c.streams.video[0]
-            length = (c.duration or 0) / av.time_base
-            targets = [length * k / (count + 1) for k in range(1, count + 1)] if length else [0]
-            for target in targets:
-                c.seek(int(target * av.time_base))  # to the keyframe before it
-                frame = None
-                for frame in c.decode(stream):
-                    if frame.time is None or frame.time >= target - 1e-3:
-                        break
-                if frame is not None:
-                    frames.append(frame.to_ndarray(format="bgr24"))
-    except (av.FFmpegError, IndexError) as ex:
-        raise ValueError(str(ex)) from ex
-    return frames
 
 
 # ----------------------------------------------------------------------------- the page

@@ -15,7 +15,7 @@ import socket
 import sqlite3
 from pathlib import Path
 
-from .errors import UsageError
+from ..errors import UsageError
 
 log = logging.getLogger("filmcolor")
 

@@ -1,7 +1,7 @@
 """The project's own network: a U-Net that predicts ab at half resolution, with a
 global-context gate (Iizuka et al. 2016) so the whole picture can tell sky from wall.
 
-Same I/O convention as the paper's network (model.py): L / 100 in, N x H x W x 1 with H
+Same I/O convention as the paper's network (paper.py): L / 100 in, N x H x W x 1 with H
 and W multiples of DOWNSAMPLE; sigmoid ab code out, N x H x W x 2. Chroma is
 low-frequency, so the decoder stops at H/2 and a bilinear 2x upsampling gives full size.
 (Keras' own bilinear UpSampling2D cannot be retraced for a new input shape on TensorFlow,
@@ -18,7 +18,7 @@ Standard Keras layers only, so files load in safe mode on every backend.
 
 import numpy as np
 
-from .model import import_keras
+from .backend import import_keras
 
 NAME = "filmcolor_unet"  # the saved file's model name: how load_model knows the architecture
 DOWNSAMPLE = 16  # four stride-2 convolutions

@@ -13,9 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
-from . import color, metrics
-from .errors import VideoOpenError
-from .temporal import DEFAULT_RADIUS, DEFAULT_STRENGTH, ChromaSmoother
+from .. import color
+from . import metrics
+from ..errors import VideoOpenError
+from ..temporal import DEFAULT_RADIUS, DEFAULT_STRENGTH, ChromaSmoother
+from ..video import rgb_frames
 
 log = logging.getLogger("filmcolor")
 
@@ -39,30 +41,13 @@ class VideoScores:
         return float(values.mean()) if values.size else float("nan")
 
 
-def _frames_rgb(path):
-    """Decoded frames of a colour film as float RGB H x W x 3 in [0, 1]."""
-    import av
-
-    try:
-        container = av.open(str(path))
-    except av.FFmpegError as ex:
-        raise VideoOpenError(f"{path}: not a readable video file ({ex})") from ex
-    with container:
-        if not container.streams.video:
-            raise VideoOpenError(f"{path}: no video stream")
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        for frame in container.decode(stream):
-            yield frame.to_ndarray(format="rgb24").astype(np.float32) / 255.0
-
-
 def evaluate_video(path, colorizer, strength=DEFAULT_STRENGTH, radius=DEFAULT_RADIUS,
                    limit=None, progress=False):
     """Score one colour film; returns VideoScores."""
     scores = VideoScores()
     smoother = ChromaSmoother(strength, radius)
     state = {"prev": None}
-    frames = _frames_rgb(path)
+    frames = rgb_frames(path)
     if progress:
         from tqdm import tqdm
 

@@ -96,7 +96,7 @@ def occlusion_mask(flow, back):
     does not come back, |F + B(x + F)|^2 > 0.01 (|F|^2 + |B(x + F)|^2) + 0.5, or on a
     motion boundary of F, |grad u|^2 + |grad v|^2 > 0.01 |F|^2 + 0.002 (central
     differences); also where x + F leaves the frame. Returns bool H x W, True = occluded."""
-    from .temporal import warp
+    from ..temporal import warp
 
     back_w, inside = warp(back, flow)
     round_trip = _sq(flow + back_w) > OCC_RELATIVE * (_sq(flow) + _sq(back_w)) + OCC_ABSOLUTE
@@ -114,7 +114,7 @@ def source_motion(prev_src, src):
     Flow is OpenCV's Farneback, on purpose not the DIS flow that temporal.py smooths
     along, so the smoother is not graded by its own motion estimate. Compute it once per
     source pair and pass it to WarpingError.add() for every output being compared."""
-    from .temporal import to_uint8
+    from ..temporal import to_uint8
 
     if prev_src.shape != src.shape:
         raise ValueError(f"source frames differ in size: {prev_src.shape} and {src.shape}")
@@ -161,7 +161,7 @@ class WarpingError:
         if n == 0:
             self.skipped += 1
             return None
-        from .temporal import warp
+        from ..temporal import warp
 
         prev = np.ascontiguousarray(prev_out, dtype=np.float32)
         warped, _ = warp(prev, flow)

@@ -13,7 +13,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from .errors import FilmcolorError
+from ..errors import FilmcolorError
 
 
 @dataclass(frozen=True)
@@ -40,8 +40,8 @@ def _colorizer(weights, render_size, batch_size):
     """The Colorizer for these settings, loaded once per process (workers persist)."""
     key = (str(weights), render_size, batch_size)
     if key not in _COLORIZERS:
-        from .engine import Colorizer
-        from .model import load_model
+        from ..engine import Colorizer
+        from ..models import load_model
 
         models = {k[0]: c.model for k, c in _COLORIZERS.items()}
         model = models.get(str(weights)) or load_model(weights)
@@ -71,14 +71,14 @@ def _run(task, colorizer, weights, opts, result):
     item = task.item
     try:
         if task.segment is not None:
-            from .segments import colorize_segment, part_path
+            from ..segments import colorize_segment, part_path
 
             part = part_path(task.workdir, task.segment)
             result["frames"] = colorize_segment(item.src, item.dst, task.segment, part,
                                                 colorizer, **opts.film.kwargs())
         else:  # a whole photo or a film of one segment: the library's own call
-            from .api import colorize
-            from .options import ColorizeOptions
+            from ..api import colorize
+            from ..options import ColorizeOptions
 
             film = {"film": opts.film, "segment_seconds": 0} if item.kind == "video" else {}
             options = ColorizeOptions(weights=weights, overwrite=True, **film)

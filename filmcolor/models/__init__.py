@@ -1,0 +1,60 @@
+"""The models: a registry of named architectures with shipped weights, and what builds and
+loads them.
+
+Models are named (`MODELS`): each name is an architecture and its shipped weights file.
+A saved file says which architecture it is by its Keras model name, so load_model needs no
+flag.
+
+    paper.py    the paper's Fig. 2 network, exactly (31,618 parameters)
+    unet.py     the project's U-Net with a global-context gate (the default)
+    files.py    load_model (safe mode, the file names its architecture), weights_identity
+    backend.py  import_keras: Keras on first use, so `filmcolor --help` stays fast
+
+Importing this package imports neither Keras nor numpy (the CLI reads the registry).
+"""
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import WeightsError
+from .backend import import_keras, quiet_stderr  # noqa: F401
+from .files import (ARCHITECTURES, downsample, load_model, upgrade_settings,  # noqa: F401
+                    weights_identity)
+from .paper import DOWNSAMPLE, PAPER_NAME, PARAMS, build_model  # noqa: F401
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str  # what --model takes
+    file: str  # under weights/
+    about: str
+
+
+# Shipped weights by name; weights/README.md is the model card of each file.
+MODELS = {
+    "unet": ModelSpec("unet", "unet.keras",
+                      "the project's U-Net with global context, 1.5 M parameters"),
+    "paper": ModelSpec("paper", "paper.keras",
+                       "the paper's Fig. 2 network (31,618 parameters), kernel L2 1e-6"),
+    "paper-recipe": ModelSpec("paper-recipe", "paper-recipe.keras",
+                              "the paper's Fig. 2 network with its own recipe (L2 0.01)"),
+}
+DEFAULT_MODEL = "unet"  # chosen on the validation split (README, "Models")
+def model_spec(name):
+    """The registry entry of `name`; WeightsError listing the names that exist."""
+    if name not in MODELS:
+        raise WeightsError(f"{name}: no such model (models: {', '.join(MODELS)})")
+    return MODELS[name]
+
+
+def shipped_weights(name=None):
+    """Path of the shipped weights of model `name` (default: the default model, or
+    $FILMCOLOR_WEIGHTS): the checkout's weights/, or the install's."""
+    if name is None and os.environ.get("FILMCOLOR_WEIGHTS"):
+        return Path(os.environ["FILMCOLOR_WEIGHTS"])
+    name = model_spec(name or DEFAULT_MODEL).file
+    candidates = [Path(__file__).resolve().parents[2] / "weights" / name,
+                  Path(sys.prefix) / "share" / "filmcolor" / "weights" / name]
+    return next((p for p in candidates if p.is_file()), candidates[0])

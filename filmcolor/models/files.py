@@ -1,0 +1,103 @@
+"""Weights files: loading one in safe mode (the file names its architecture), and naming one
+by its content in resume keys.
+"""
+
+import hashlib
+import logging
+import time
+import zipfile
+from pathlib import Path
+
+from ..errors import WeightsError
+from .backend import import_keras, quiet_stderr
+from .paper import DOWNSAMPLE, PAPER_NAME
+
+log = logging.getLogger("filmcolor")
+
+# architecture (Keras model name) -> padding multiple; the I/O convention of both is
+# L / 100 in, sigmoid ab code out
+ARCHITECTURES = {PAPER_NAME: DOWNSAMPLE, "filmcolor_unet": 16}
+
+
+def weights_identity(path):
+    """What names a weights file in a resume key: its name, size and a hash of its bytes
+    (two runs of one architecture give files of the same size)."""
+    data = Path(path).read_bytes()
+    return {"name": Path(path).name, "size": len(data),
+            "sha256": hashlib.sha256(data).hexdigest()}
+
+
+def upgrade_settings(old, new):
+    """`old` resume-key settings as if written today: keys written before weights were
+    hashed name them by name and size only, and match when those agree (all such a key
+    can tell), so work interrupted before an upgrade resumes after it."""
+    if not (isinstance(old, dict) and isinstance(new, dict)):
+        return old
+    was, now = old.get("weights"), new.get("weights")
+    if (isinstance(was, dict) and isinstance(now, dict) and "sha256" not in was
+            and "sha256" in now and set(was) == {"name", "size"}
+            and was == {k: now[k] for k in ("name", "size")}):
+        return {**old, "weights": now}
+    return old
+
+
+def _zero_initializers(config):
+    """`config` with every initializer Zeros, in place."""
+    if isinstance(config, dict):
+        for key, value in config.items():
+            if key.endswith("_initializer") and isinstance(value, dict):
+                config[key] = {"module": "keras.initializers", "class_name": "Zeros",
+                               "config": {}, "registered_name": None}
+            else:
+                _zero_initializers(value)
+    elif isinstance(config, list):
+        for value in config:
+            _zero_initializers(value)
+    return config
+
+
+def _deserialize(path, keras):
+    """The saved model's layers in safe mode, uncompiled, every variable zero until
+    load_weights fills it from the same file. Zeros because on JAX each seeded initializer
+    is an XLA compile: 12-20 s to load the U-Net on 2 cores, against about 1 s so."""
+    import json
+
+    with zipfile.ZipFile(path) as archive:
+        config = json.loads(archive.read("config.json"))
+    config.pop("compile_config", None)  # as compile=False: nothing to train
+    return keras.saving.deserialize_keras_object(_zero_initializers(config), safe_mode=True)
+
+
+def load_model(path):
+    """Load a saved .keras model in safe mode; raise WeightsError with one clear line."""
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsError(f"{path}: weights file not found")
+    if path.stat().st_size == 0:
+        raise WeightsError(f"{path}: weights file is empty")
+    if not zipfile.is_zipfile(path):
+        raise WeightsError(f"{path}: not a .keras model file (expected a zip archive)")
+    keras = import_keras()
+    try:
+        with quiet_stderr():
+            t0 = time.perf_counter()
+            model = _deserialize(path, keras)
+            model.load_weights(path)
+    except Exception as ex:  # Keras raises many types for a bad file; all mean the same here
+        reason = (str(ex).strip().splitlines() or [type(ex).__name__])[0].split(". ")[0]
+        raise WeightsError(f"{path}: cannot load weights ({reason[:160]})") from ex
+    log.debug("start-up: %s loaded in %.1f s", path.name, time.perf_counter() - t0)
+    if model.input_shape[-1] != 1 or model.output_shape[-1] != 2:
+        raise WeightsError(
+            f"{path}: not a colorization model (input {model.input_shape}, "
+            f"output {model.output_shape}; expected 1 channel in, 2 out)"
+        )
+    if model.name not in ARCHITECTURES:
+        raise WeightsError(f"{path}: unknown architecture '{model.name}' (filmcolor runs "
+                           f"{', '.join(ARCHITECTURES)})")
+    return model
+
+
+def downsample(model):
+    """The multiple of which the model's input sides must be (its total stride)."""
+    return ARCHITECTURES.get(getattr(model, "name", None), DOWNSAMPLE)

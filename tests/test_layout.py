@@ -1,0 +1,35 @@
+"""The layout the README's repository map promises: PyAV is imported in filmcolor/video/
+only, and the light entry points import no heavy library."""
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parent.parent / "filmcolor"
+
+
+def _imported_modules(path):
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            yield from (alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            yield node.module.split(".")[0]
+
+
+def test_pyav_is_imported_in_the_video_package_only():
+    users = sorted(str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.py")
+                   if "av" in set(_imported_modules(p)))
+    assert users and all(u.startswith("video/") for u in users), users
+
+
+def test_asking_whether_a_path_is_a_film_or_naming_a_model_imports_no_heavy_library():
+    code = ("import sys\n"
+            "from filmcolor.video import is_video_path\n"
+            "from filmcolor.models import MODELS, DEFAULT_MODEL\n"
+            "assert is_video_path('a.mkv') and DEFAULT_MODEL in MODELS\n"
+            "print(sorted(m for m in ('numpy', 'cv2', 'av', 'keras') if m in sys.modules))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "[]", out
