@@ -108,6 +108,7 @@ def cli():
       filmcolor film.mp4 colored.mp4     (audio and subtitles kept)
       filmcolor photo.jpg colored.png
       filmcolor album/ colored/          (recursive; folder structure mirrored)
+      filmcolor keyframes film.mp4 keys/ (one gray frame per shot, to paint)
       filmcolor train --data DIR --out runs/mine
       filmcolor eval --data DIR
     """
@@ -304,6 +305,24 @@ def eval_(data, model_names, weights_list, render_size, batch_size, limit, per_i
         from .errors import PartialFailure
 
         raise PartialFailure(failures, n + len(failures))
+
+
+@cli.command()
+@click.argument("film", type=click.Path(path_type=Path))
+@click.argument("keys", type=click.Path(path_type=Path))
+@click.option("--every", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Also a frame every this many seconds within a long shot.")
+@_logging_options
+def keyframes(film, keys, every, quiet, verbose):
+    """Write one gray frame per shot of FILM into KEYS, to paint and give back with
+    --reference (frame-NNNNNN.png, keyframes.json, contact.jpg)."""
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
+    from .keyframes import export_keyframes
+
+    _setup_logging(quiet, verbose)
+    with logging_redirect_tqdm(loggers=[log]):
+        export_keyframes(film, keys, every=every, progress=not quiet)
 
 
 @cli.command()
