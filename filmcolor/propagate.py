@@ -1,0 +1,140 @@
+"""Painted chroma carried through a shot along optical flow, with a confidence per pixel.
+
+    ab, conf = propagate_shot(lumas, {12: painted_ab})   # one shot, render size
+    out = blend(ab, conf, model_ab)                       # the model fills the rest
+
+Pixel formats (as temporal.py): luma "float32 h x w in [0, 1]", ab "float32 h x w x 2 in
+[-128, 127]", confidence "float32 h x w in [0, 1]".
+
+Method. From each reference frame r the painted ab goes forward (r+1, r+2, ...) and
+backward (r-1, ...) one frame at a time: frame t takes frame t-1's carried ab by backward
+warping along the DIS flow t -> t-1 (temporal.warp). Its confidence is the previous one,
+warped the same way, times
+- a forward-backward check: the flow there and back should return to the same pixel;
+  where it does not (occlusion, a wrong flow), exp(-(error / FB_TOLERANCE px) ** 2);
+- a luma check: the warped luma of t-1 should match t's, exp(-(d / LUMA_TOLERANCE) ** 2);
+- DECAY per frame, so colour carried far gives way to the model smoothly;
+- zero where the flow points out of the frame.
+Two references in one shot are blended by confidence (weighted by its odds, c / (1 - c),
+so the nearer, surer one dominates). An edge-aware fill (a guided filter
+on the luma, He et al. 2010, as normalised convolution) then spreads confident colour to
+neighbouring pixels of similar luma. A reference frame keeps confidence 1 everywhere, so it
+comes out with its painted chroma. The caller never passes frames of two shots.
+"""
+
+import cv2
+import numpy as np
+
+from .temporal import to_uint8, warp
+
+DECAY = 0.985  # confidence kept per frame carried (0.5 after about 46 frames)
+FB_TOLERANCE = 1.0  # pixels of forward-backward disagreement that weigh e**-1
+LUMA_TOLERANCE = 0.06  # luma units in [0, 1]
+FILL_RADIUS = 4  # guided filter window radius, render-size pixels
+FILL_EPS = 1e-3  # guided filter regularisation (luma variance units)
+
+
+class _Flows:
+    """DIS flows between adjacent frames of one shot, computed once each way."""
+
+    def __init__(self, lumas):
+        self.luma8 = [to_uint8(y) for y in lumas]
+        self.dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
+        self.cache = {}
+
+    def flow(self, a, b):
+        """Flow from frame a to frame b: a's pixel x is at x + flow(x) in b."""
+        if (a, b) not in self.cache:
+            self.cache[a, b] = self.dis.calc(self.luma8[a], self.luma8[b], None)
+        return self.cache[a, b]
+
+
+def _carry(lumas, flows, r, ab, step):
+    """(ab, conf) lists for frames r, r+step, ... to the end of the shot, from frame r."""
+    h, w = lumas[r].shape
+    out_ab, out_conf = {r: ab}, {r: np.ones((h, w), np.float32)}
+    t = r + step
+    while 0 <= t < len(lumas):
+        prev = t - step
+        to_prev = flows.flow(t, prev)
+        carried, inside = warp(np.dstack([out_ab[prev], out_conf[prev], lumas[prev]]), to_prev)
+        back, _ = warp(flows.flow(prev, t), to_prev)  # t -> prev -> t should return home
+        fb = np.hypot(*np.moveaxis(to_prev + back, -1, 0))
+        luma_d = cv2.blur(np.abs(carried[..., 3] - lumas[t]), (3, 3))
+        conf = (carried[..., 2] * DECAY * np.exp(-(fb / FB_TOLERANCE) ** 2)
+                * np.exp(-(luma_d / LUMA_TOLERANCE) ** 2) * inside)
+        out_ab[t], out_conf[t] = carried[..., :2], conf.astype(np.float32)
+        if float(conf.max()) < 1e-3:  # nothing left to carry
+            break
+        t += step
+    return out_ab, out_conf
+
+
+def guided_fill(ab, conf, luma, radius=FILL_RADIUS, eps=FILL_EPS):
+    """Spread confident ab to neighbours of similar luma: normalised convolution with a
+    guided filter (guide: luma). Returns (ab, conf) with conf the filtered confidence."""
+    def gf(p):
+        return _guided_filter(luma, p, radius, eps)
+
+    weight = np.clip(gf(conf), 0.0, 1.0)
+    filled = np.dstack([gf(ab[..., k] * conf) for k in range(2)])
+    safe = np.maximum(weight, 1e-4)[..., None]
+    spread = np.clip(filled / safe, -128.0, 127.0)
+    # the original confident pixels stay as they were; the fill only adds where it is weak
+    keep = conf[..., None]
+    out_ab = keep * ab + (1.0 - keep) * spread
+    return out_ab.astype(np.float32), np.maximum(conf, weight * (weight > 1e-3))
+
+
+def _guided_filter(guide, src, radius, eps):
+    size = (2 * radius + 1, 2 * radius + 1)
+
+    def box(x):
+        return cv2.boxFilter(x, -1, size, borderType=cv2.BORDER_REFLECT)
+
+    mean_i, mean_p = box(guide), box(src)
+    cov = box(guide * src) - mean_i * mean_p
+    var = box(guide * guide) - mean_i * mean_i
+    a = cov / (var + eps)
+    b = mean_p - a * mean_i
+    return box(a) * guide + box(b)
+
+
+def propagate_shot(lumas, references, fill=True):
+    """Painted ab of `references` ({frame index in the shot: ab}) carried to every frame of
+    the shot `lumas`; returns (ab list, conf list), conf 0 where nothing reached."""
+    n = len(lumas)
+    h, w = lumas[0].shape
+    lumas = [np.asarray(y, np.float32) for y in lumas]
+    flows = _Flows(lumas)
+    acc_ab = [np.zeros((h, w, 2), np.float32) for _ in range(n)]
+    acc_w = [np.zeros((h, w), np.float32) for _ in range(n)]
+    best = [np.zeros((h, w), np.float32) for _ in range(n)]
+    for r, ab in sorted(references.items()):
+        ab = np.asarray(ab, np.float32)
+        for step in (1, -1):
+            carried_ab, carried_conf = _carry(lumas, flows, r, ab, step)
+            for t, conf in carried_conf.items():
+                if step == -1 and t == r:
+                    continue  # the reference frame itself, counted once
+                odds = conf / (1.001 - conf)  # the nearer, surer reference dominates
+                acc_ab[t] += odds[..., None] * carried_ab[t]
+                acc_w[t] += odds
+                best[t] = np.maximum(best[t], conf)
+    out_ab, out_conf = [], []
+    for t in range(n):
+        ab = acc_ab[t] / np.maximum(acc_w[t], 1e-6)[..., None]
+        conf = best[t]
+        if t in references:
+            ab, conf = np.asarray(references[t], np.float32), np.ones((h, w), np.float32)
+        elif fill and float(conf.max()) > 0:
+            ab, conf = guided_fill(ab, conf, lumas[t])
+        out_ab.append(ab.astype(np.float32))
+        out_conf.append(np.clip(conf, 0.0, 1.0).astype(np.float32))
+    return out_ab, out_conf
+
+
+def blend(ab, conf, model_ab):
+    """The carried ab where it is confident, the model's prediction where it is not."""
+    c = conf[..., None]
+    return (c * ab + (1.0 - c) * np.asarray(model_ab, np.float32)).astype(np.float32)
