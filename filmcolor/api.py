@@ -90,8 +90,13 @@ def _film(src, dst, options, weights, colorizer, progress):
     if options.preview and options.segment_seconds is not None:
         raise UsageError(f"{src}: --segment-seconds does not apply to --start, --duration "
                          "or --compare")
-    plan_video(src, dst, options.overwrite, options.film.codec)
+    if options.reference is not None and options.preview:
+        raise UsageError(f"{src}: --reference does not apply to --start, --duration or "
+                         "--compare yet")
+    dst = plan_video(src, dst, options.overwrite, options.film.codec)
     inspect(src)  # a bad film fails here, before the model loads; the reader reuses it
+    if options.reference is not None:  # every reference checked before the model loads
+        return _referenced_film(src, dst, options, weights, colorizer, progress)
     colorizer = colorizer or load_colorizer(
         weights, options.render_size or DEFAULT_FILM_RENDER_SIZE, options.batch_size)
     film = dict(overwrite=options.overwrite, progress=progress, **options.film.kwargs())
@@ -104,3 +109,23 @@ def _film(src, dst, options, weights, colorizer, progress):
 
     return colorize_film(src, dst, colorizer, {"weights": weights_identity(weights)},
                          seconds, **film)
+
+
+def _referenced_film(src, dst, options, weights, colorizer, progress):
+    """One pass with painted frames carried through their shots (segments and resume do
+    not take references yet)."""
+    from .films import colorize_video
+    from .references import ReferenceTrack
+
+    if options.segment_seconds:
+        raise UsageError(f"{src}: --segment-seconds does not apply with --reference yet "
+                         "(a film with references is done in one pass)")
+    render = colorizer.render_size if colorizer else (options.render_size
+                                                      or DEFAULT_FILM_RENDER_SIZE)
+    track = ReferenceTrack(src, options.reference, render, scratch_dir=dst.parent)
+    try:
+        colorizer = colorizer or load_colorizer(weights, render, options.batch_size)
+        return colorize_video(src, dst, colorizer, overwrite=options.overwrite,
+                              progress=progress, track=track, **options.film.kwargs())
+    finally:
+        track.close()

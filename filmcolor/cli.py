@@ -131,6 +131,9 @@ def cli():
               help="Films: excerpt length (seconds or [HH:]MM:SS), for a quick preview.")
 @click.option("--compare", is_flag=True,
               help="Films: write the source and the result side by side.")
+@click.option("--reference", type=click.Path(path_type=Path), default=None,
+              help="Films: a folder of painted frames (frame-NNNNNN.png from `filmcolor "
+                   "keyframes`); their colours are carried through each shot.")
 @click.option("--segment-seconds", type=click.FloatRange(min=0), default=None,
               help="Films longer than one segment are done in segments cut at keyframes "
                    "this far apart, kept beside OUTPUT until it is complete, so the same "
@@ -139,8 +142,8 @@ def cli():
 @_engine_options
 @_logging_options
 def colorize(input, output, overwrite, codec, crf, preset, start, duration, compare,
-             segment_seconds, temporal, strength, radius, model_name, weights, render_size,
-             batch_size, quiet, verbose):
+             reference, segment_seconds, temporal, strength, radius, model_name, weights,
+             render_size, batch_size, quiet, verbose):
     """Colorize INPUT (a film, an image or a folder of images) into OUTPUT."""
     from tqdm.contrib.logging import logging_redirect_tqdm
 
@@ -153,12 +156,14 @@ def colorize(input, output, overwrite, codec, crf, preset, start, duration, comp
         model=model_name, weights=weights, render_size=render_size, batch_size=batch_size,
         overwrite=overwrite, film=FilmOptions.given(codec=codec, crf=crf, preset=preset,
                                                     **_temporal_args(temporal, strength, radius)),
-        segment_seconds=segment_seconds, start=start, duration=duration, compare=compare)
+        segment_seconds=segment_seconds, start=start, duration=duration, compare=compare,
+        reference=reference)
     if not is_video(input):  # name the first film-only option given, as click would
         for name, value in (("--codec", codec), ("--crf", crf), ("--preset", preset),
                             ("--start", start), ("--duration", duration),
                             ("--segment-seconds", segment_seconds),
-                            ("--compare", compare or None), ("--temporal", temporal),
+                            ("--compare", compare or None), ("--reference", reference),
+                            ("--temporal", temporal),
                             ("--strength", strength), ("--radius", radius)):
             if value is not None:
                 raise click.BadParameter("only applies to video input", param_hint=f"'{name}'")

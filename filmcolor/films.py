@@ -58,7 +58,7 @@ def plan_video(src, dst, overwrite=False, codec=None):
 
 def colorize_video(src, dst, colorizer, overwrite=False, codec=F.codec, crf=F.crf,
                    preset=F.preset, progress=False, start=None, duration=None, compare=False,
-                   temporal=F.temporal, strength=F.strength, radius=F.radius):
+                   temporal=F.temporal, strength=F.strength, radius=F.radius, track=None):
     """Colorize the film `src` into `dst`; returns a VideoResult.
 
     `colorizer` is an engine.Colorizer (its batch_size sets how many frames go to the
@@ -66,8 +66,9 @@ def colorize_video(src, dst, colorizer, overwrite=False, codec=F.codec, crf=F.cr
     .mov, .mkv; 'ffv1' in .mkv is lossless). `start` and `duration` (seconds) colorize an
     excerpt, whose timestamps then start at 0; `compare` writes the source and the result
     side by side. `temporal` smooths ab over +-`radius` neighbouring frames along optical
-    flow, never across a cut (temporal.ChromaSmoother). On any failure, Ctrl-C included,
-    nothing is left at `dst`.
+    flow, never across a cut (temporal.ChromaSmoother). `track`, a
+    references.ReferenceTrack of this film, gives painted chroma where it reached. On any
+    failure, Ctrl-C included, nothing is left at `dst`.
     """
     t0 = time.perf_counter()
     dst = plan_video(src, dst, overwrite, codec)
@@ -86,7 +87,7 @@ def colorize_video(src, dst, colorizer, overwrite=False, codec=F.codec, crf=F.cr
             with VideoWriter(dst, reader, codec=codec, crf=crf, preset=preset,
                              compare=compare) as writer:
                 smoother = ChromaSmoother(strength, radius) if temporal else None
-                sink = FrameSink(writer, bar, smoother)
+                sink = FrameSink(writer, bar, smoother, track)
                 try:
                     batch = []
                     for item in reader:
@@ -132,8 +133,9 @@ class FrameSink:
     The bar counts written frames, so with smoothing it runs `radius` frames behind.
     """
 
-    def __init__(self, writer, bar, smoother):
-        self.writer, self.bar, self.smoother = writer, bar, smoother
+    def __init__(self, writer, bar, smoother, track=None):
+        self.writer, self.bar, self.smoother, self.track = writer, bar, smoother, track
+        self.written = 0  # frames handed to the writer: the film's frame index
         self._queue = queue.Queue(SINK_QUEUE)  # the caller's items
         self._stop = threading.Event()
         self._error = None
@@ -227,7 +229,11 @@ class FrameSink:
             if item[0] == "packet":
                 self.writer.copy(item[1])
             elif item[0] == "frame":
-                self.writer.write(*item[1:])
+                frame, ab, small = item[1:]
+                if self.track is not None:  # painted chroma, after smoothing the model's
+                    ab, small = self.track.apply(self.written, frame, ab, small)
+                self.writer.write(frame, ab, small)
+                self.written += 1
                 if self.bar is not None:
                     self.bar.update(1)
 

@@ -58,6 +58,7 @@ class ColorizeOptions:
     start: float | None = None  # preview: an excerpt from here (seconds) ...
     duration: float | None = None  # ... this long
     compare: bool = False  # preview: source and result side by side
+    reference: Path | None = None  # films: a folder of painted frames (references.py)
 
     @property
     def preview(self):
@@ -67,7 +68,8 @@ class ColorizeOptions:
     def film_only(self):
         """The film-only fields that are not at their defaults, by CLI option name."""
         given = {"--start": self.start is not None, "--duration": self.duration is not None,
-                 "--compare": self.compare, "--segment-seconds": self.segment_seconds is not None}
+                 "--compare": self.compare, "--segment-seconds": self.segment_seconds is not None,
+                 "--reference": self.reference is not None}
         given.update({f"--{k}": v != getattr(FILM_DEFAULTS, k)
                       for k, v in asdict(self.film).items()})
         return [name for name, on in given.items() if on]

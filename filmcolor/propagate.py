@@ -11,8 +11,8 @@ backward (r-1, ...) one frame at a time: frame t takes frame t-1's carried ab by
 warping along the DIS flow t -> t-1 (temporal.warp). Its confidence is the previous one,
 warped the same way, times
 - a forward-backward check: the flow there and back should return to the same pixel;
-  where it does not (occlusion, a wrong flow), exp(-(error / FB_TOLERANCE px) ** 2);
-- a luma check: the warped luma of t-1 should match t's, exp(-(d / LUMA_TOLERANCE) ** 2);
+  where it does not (occlusion, a wrong flow), exp(-((error - FB_SLACK)+ / FB_TOLERANCE)**2);
+- a luma check: the warped luma of t-1 should match t's, the same falloff in luma units;
 - DECAY per frame, so colour carried far gives way to the model smoothly;
 - zero where the flow points out of the frame.
 Two references in one shot are blended by confidence (weighted by its odds, c / (1 - c),
@@ -28,8 +28,11 @@ import numpy as np
 from .temporal import to_uint8, warp
 
 DECAY = 0.985  # confidence kept per frame carried (0.5 after about 46 frames)
-FB_TOLERANCE = 1.0  # pixels of forward-backward disagreement that weigh e**-1
-LUMA_TOLERANCE = 0.06  # luma units in [0, 1]
+# Each check forgives a small error (sub-pixel flow noise, sensor grain) and then falls off:
+# a disagreement of SLACK + TOLERANCE weighs e**-1. Without the slack the per-frame factors
+# multiply up, and even a well-tracked object loses its colour within a few frames.
+FB_SLACK, FB_TOLERANCE = 0.5, 1.0  # render-size pixels, forward-backward disagreement
+LUMA_SLACK, LUMA_TOLERANCE = 0.02, 0.05  # luma units in [0, 1]
 FILL_RADIUS = 4  # guided filter window radius, render-size pixels
 FILL_EPS = 1e-3  # guided filter regularisation (luma variance units)
 
@@ -61,13 +64,17 @@ def _carry(lumas, flows, r, ab, step):
         back, _ = warp(flows.flow(prev, t), to_prev)  # t -> prev -> t should return home
         fb = np.hypot(*np.moveaxis(to_prev + back, -1, 0))
         luma_d = cv2.blur(np.abs(carried[..., 3] - lumas[t]), (3, 3))
-        conf = (carried[..., 2] * DECAY * np.exp(-(fb / FB_TOLERANCE) ** 2)
-                * np.exp(-(luma_d / LUMA_TOLERANCE) ** 2) * inside)
+        conf = (carried[..., 2] * DECAY * _falloff(fb, FB_SLACK, FB_TOLERANCE)
+                * _falloff(luma_d, LUMA_SLACK, LUMA_TOLERANCE) * inside)
         out_ab[t], out_conf[t] = carried[..., :2], conf.astype(np.float32)
         if float(conf.max()) < 1e-3:  # nothing left to carry
             break
         t += step
     return out_ab, out_conf
+
+
+def _falloff(error, slack, tolerance):
+    return np.exp(-(np.maximum(error - slack, 0.0) / tolerance) ** 2)
 
 
 def guided_fill(ab, conf, luma, radius=FILL_RADIUS, eps=FILL_EPS):

@@ -1,0 +1,186 @@
+"""Painted frames given back: `filmcolor film.mp4 out.mp4 --reference keys/`.
+
+KEYS/ holds frames named as `filmcolor keyframes` names them (`frame-NNNNNN.png`, also
+.jpg/.jpeg/.tif/.tiff), painted in any editor. Only their chroma is used (Lab ab); the
+film's own luma is kept. Before the model loads, every reference is checked (its name maps
+to a frame, its aspect ratio is the film's, it has colour, no frame is given twice), then
+one decoding pass at render size finds the shots (the smoother's cut detector) and carries
+each shot's painted chroma through it (propagate.py), into a scratch file beside the
+output, read back frame by frame while the film is written, so memory does not grow with
+the film. Where a carried colour is confident it wins; elsewhere the model's prediction
+does (propagate.blend). A reference frame itself is written with its painted chroma at
+full resolution.
+"""
+
+import logging
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import color
+from .errors import UsageError
+from .image import read_image
+from .propagate import blend, propagate_shot
+from .temporal import is_cut
+from .video import LumaFrame, VideoReader
+
+log = logging.getLogger("filmcolor")
+
+NAME = re.compile(r"^frame-(\d+)\.(png|jpe?g|tiff?)$", re.IGNORECASE)
+GRAY_CHROMA = 3.0  # a reference whose |ab| stays below this everywhere gives no colour
+ASPECT_TOLERANCE = 0.02  # relative difference of width / height still taken as the same
+
+
+class BadReferenceError(UsageError):
+    """A reference that cannot be used (named with the file)."""
+
+
+@dataclass
+class Reference:
+    path: Path
+    frame: int
+    ab: np.ndarray  # float32 H x W x 2 at the film's size
+
+
+def find_references(folder):
+    """{frame index: path} of the painted frames in `folder`; stray files are named in one
+    warning; two files for one frame, or none at all, are refused."""
+    folder = Path(folder)
+    if not folder.exists():
+        raise BadReferenceError(f"{folder}: no such reference folder")
+    if not folder.is_dir():
+        raise BadReferenceError(f"{folder}: --reference takes a folder of painted frames "
+                             "(frame-NNNNNN.png, as `filmcolor keyframes` writes them)")
+    found, stray = {}, []
+    for path in sorted(folder.iterdir()):
+        m = NAME.match(path.name)
+        if not m:
+            if path.is_file() and path.name not in ("keyframes.json", "contact.jpg"):
+                stray.append(path.name)
+            continue
+        index = int(m.group(1))
+        if index in found:
+            raise BadReferenceError(f"{path}: frame {index} is given twice (also "
+                                 f"{found[index].name}); keep one")
+        found[index] = path
+    if stray:
+        log.warning("%s: ignored %d file%s not named frame-NNNNNN.png: %s", folder,
+                    len(stray), "" if len(stray) == 1 else "s", ", ".join(stray[:5])
+                    + (", ..." if len(stray) > 5 else ""))
+    if not found:
+        raise BadReferenceError(f"{folder}: no painted frames (frame-NNNNNN.png) in it")
+    return found
+
+
+def read_reference(path, frame, width, height):
+    """The painted frame's ab at the film's size; BadReferenceError for a picture of another
+    aspect ratio, or one without colour."""
+    rgb, _ = read_image(path)
+    h, w = rgb.shape[:2]
+    if abs((w / h) / (width / height) - 1) > ASPECT_TOLERANCE:
+        raise BadReferenceError(f"{path}: {w}x{h} is not the film's aspect ratio ({width}x"
+                             f"{height}); paint the frame `filmcolor keyframes` wrote")
+    if (w, h) != (width, height):
+        import cv2
+
+        rgb = cv2.resize(rgb, (width, height), interpolation=cv2.INTER_AREA
+                         if w > width else cv2.INTER_LINEAR)
+    ab = color.rgb_to_lab(rgb)[..., 1:].astype(np.float32)
+    if float(np.abs(ab).max()) < GRAY_CHROMA:
+        raise BadReferenceError(f"{path}: the reference is gray: it has no colour to give")
+    return Reference(Path(path), frame, ab)
+
+
+class ReferenceTrack:
+    """Carried chroma for every frame of the shots that have a reference: built by one
+    decoding pass at render size, kept in a scratch file, read back in film order."""
+
+    def __init__(self, src, folder, render_size, scratch_dir=None):
+        self.src, self.render_size = Path(src), render_size
+        paths = find_references(folder)
+        with VideoReader(src, copy=False) as reader:
+            width, height = reader.width, reader.height
+        self.references = {i: read_reference(p, i, width, height) for i, p in paths.items()}
+        self._file = tempfile.NamedTemporaryFile(prefix=".filmcolor-refs-", suffix=".bin",
+                                                 dir=scratch_dir, delete=False)
+        self._offsets = {}  # frame index -> (byte offset, h, w) in the scratch file
+        self.frames = 0  # frames of the film
+        self.reached = 0  # frames that got carried colour
+        try:
+            self._build()
+        except BaseException:
+            self.close()
+            raise
+
+    def _build(self):
+        shot, shot_start, prev = [], 0, None
+        with VideoReader(self.src, copy=False) as reader:
+            for index, frame in enumerate(x for x in reader if isinstance(x, LumaFrame)):
+                small = frame.to_float(self.render_size)
+                if prev is not None and is_cut(prev, small):
+                    self._finish_shot(shot_start, shot)
+                    shot, shot_start = [], index
+                shot.append(small)
+                prev = small
+                self.frames = index + 1
+        self._finish_shot(shot_start, shot)
+        beyond = sorted(i for i in self.references if i >= self.frames)
+        if beyond:
+            ref = self.references[beyond[0]]
+            raise BadReferenceError(f"{ref.path}: frame {ref.frame} is past the film's end "
+                                 f"({self.frames} frames, 0 to {self.frames - 1})")
+        self._file.flush()
+        log.info("%s: %d reference%s reached %d of %d frames", self.src,
+                 len(self.references), "" if len(self.references) == 1 else "s",
+                 self.reached, self.frames)
+
+    def _finish_shot(self, start, lumas):
+        refs = {i - start: self.references[i] for i in self.references
+                if start <= i < start + len(lumas)}
+        if not refs:
+            return
+        h, w = lumas[0].shape
+        small = {k: _resize_ab(r.ab, w, h) for k, r in refs.items()}
+        abs_, confs = propagate_shot(lumas, small)
+        for k, (ab, conf) in enumerate(zip(abs_, confs)):
+            if float(conf.max()) <= 0:
+                continue
+            record = np.dstack([ab, conf]).astype(np.float16)
+            self._offsets[start + k] = (self._file.tell(), h, w)
+            self._file.write(record.tobytes())
+            self.reached += 1
+
+    def apply(self, index, frame, ab, small):
+        """(ab, luma) to write frame `index` with: the painted chroma at full size for a
+        reference frame, the carried chroma blended with the model's `ab` where it
+        reached, `ab` unchanged elsewhere."""
+        ref = self.references.get(index)
+        if ref is not None:
+            return ref.ab, frame.to_float()
+        at = self._offsets.get(index)
+        if at is None:
+            return ab, small
+        offset, h, w = at
+        self._file.seek(offset)
+        record = np.frombuffer(self._file.read(h * w * 3 * 2), np.float16)
+        record = record.reshape(h, w, 3).astype(np.float32)
+        return blend(record[..., :2], record[..., 2], ab), small
+
+    def close(self):
+        f, self._file = getattr(self, "_file", None), None
+        if f is not None:
+            f.close()
+            try:
+                os.unlink(f.name)
+            except OSError:
+                pass
+
+
+def _resize_ab(ab, w, h):
+    import cv2
+
+    return cv2.resize(ab, (w, h), interpolation=cv2.INTER_AREA).reshape(h, w, 2)

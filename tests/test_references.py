@@ -1,0 +1,152 @@
+"""--reference: painted frames carried through their shot, never across a cut."""
+
+import av
+import cv2
+import numpy as np
+import pytest
+from test_video import lumas as y_planes
+from test_video import write_clip
+
+from filmcolor import color
+from filmcolor.errors import EXIT_USAGE
+
+H, W = 96, 128
+SHOT_A, SHOT_B = 9, 6  # frames; the cut is at frame SHOT_A
+REF = 4  # painted frame, in the middle of shot A
+SQUARE_AB, WALL_AB = (40.0, 20.0), (-10.0, -30.0)
+
+
+def _texture(seed, lo, hi, cells):
+    rng = np.random.default_rng(seed)
+    small = rng.uniform(lo, hi, (cells, cells * W // H)).astype(np.float32)
+    return cv2.resize(small, (W, H), interpolation=cv2.INTER_CUBIC)
+
+
+def _film(tmp_path):
+    """Shot A: a wall and a bright square moving 2 px right a frame; shot B: another
+    picture. Returns the clip, its float lumas and shot A's square masks."""
+    wall, other = _texture(1, 0.25, 0.45, 8), _texture(2, 0.3, 0.9, 5)
+    patch = cv2.resize(np.random.default_rng(3).uniform(0.7, 0.95, (4, 4)).astype(np.float32),
+                       (24, 24), interpolation=cv2.INTER_CUBIC)
+    ys, masks = [], []
+    for t in range(SHOT_A):
+        y, m = wall.copy(), np.zeros((H, W), bool)
+        x0 = 30 + 2 * t
+        y[36:60, x0:x0 + 24], m[36:60, x0:x0 + 24] = patch, True
+        ys.append(y)
+        masks.append(m)
+    ys += [other] * SHOT_B
+    u8 = [np.rint(16 + y.clip(0, 1) * 219).astype(np.uint8) for y in ys]  # limited range
+    film = tmp_path / "film.mkv"
+    write_clip(film, size=(H, W), n=len(u8), lumas=u8, codec="ffv1", audio=False)
+    return film, masks
+
+
+def _paint(path, luma, mask):
+    """What a colourist's editor would save: the gray frame with chroma painted on."""
+    ab = np.empty((H, W, 2), np.float32)
+    ab[...] = WALL_AB
+    ab[mask] = SQUARE_AB
+    lab = np.dstack([color.gray_to_L(luma), ab])
+    rgb = np.clip(color.lab_to_rgb(lab), 0, 1)
+    cv2.imwrite(str(path), cv2.cvtColor(np.rint(rgb * 255).astype(np.uint8), cv2.COLOR_RGB2BGR))
+
+
+def _keyframe_luma(film, index):
+    with av.open(str(film)) as c:
+        for i, f in enumerate(c.decode(video=0)):
+            if i == index:
+                y = f.to_ndarray()[:H].astype(np.float32)
+                return np.clip((y - 16) / 219, 0, 1)
+
+
+def _ab(path):
+    with av.open(str(path)) as c:
+        return [color.rgb_to_lab(f.to_ndarray(format="rgb24").astype(np.float32) / 255)[..., 1:]
+                for f in c.decode(video=0)]
+
+
+def _uv(path):
+    with av.open(str(path)) as c:
+        return [f.to_ndarray()[H:] for f in c.decode(video=0)]  # yuv420p: U and V rows
+
+
+@pytest.fixture
+def painted(tmp_path):
+    film, masks = _film(tmp_path)
+    keys = tmp_path / "keys"
+    keys.mkdir()
+    _paint(keys / f"frame-{REF:06d}.png", _keyframe_luma(film, REF), masks[REF])
+    return film, masks, keys
+
+
+def test_painted_colour_reaches_its_shot_forward_and_backward_not_past_the_cut(
+        painted, tmp_path, run_cli, model_path):
+    film, masks, keys = painted
+    plain, ref = tmp_path / "plain.mkv", tmp_path / "ref.mkv"
+    common = ["--weights", model_path, "--codec", "ffv1", "-q"]
+    assert run_cli(film, plain, *common)[0] == 0
+    code, err = run_cli(film, ref, "--reference", keys, *common)
+    assert code == 0, err
+    ab = _ab(ref)
+    assert len(ab) == SHOT_A + SHOT_B
+    # what the painted file holds (the bright square's red is clipped to sRGB's gamut)
+    bgr = cv2.imread(str(keys / f"frame-{REF:06d}.png")).astype(np.float32) / 255
+    given = color.rgb_to_lab(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))[..., 1:]
+    square_ab, wall_ab = (np.median(given[m], axis=0) for m in (masks[REF], ~masks[REF]))
+    assert square_ab[0] > 20 and wall_ab[1] < -20
+    model = _ab(plain)
+    for t in (0, 2, REF, 6, SHOT_A - 1):  # before and after the painted frame
+        square = cv2.erode(masks[t].astype(np.uint8), np.ones((7, 7), np.uint8)) > 0
+        wall = cv2.erode((~masks[t]).astype(np.uint8), np.ones((9, 9), np.uint8)) > 0
+        assert np.allclose(np.median(ab[t][square], axis=0), square_ab, atol=5), t
+        assert np.allclose(np.median(ab[t][wall], axis=0), wall_ab, atol=5), t
+        assert not np.allclose(np.median(model[t][square], axis=0), square_ab, atol=10)
+    # after the cut: exactly what the model alone gives
+    for t in range(SHOT_A, SHOT_A + SHOT_B):
+        assert np.array_equal(_uv(ref)[t], _uv(plain)[t]), t
+    assert all(np.array_equal(a, b) for a, b in zip(y_planes(ref), y_planes(film)))
+
+
+@pytest.mark.parametrize("case", ["past-the-end", "aspect", "gray", "unreadable", "twice"])
+def test_a_bad_reference_is_one_line_naming_the_file_before_any_work(
+        case, painted, tmp_path, run_cli, model_path):
+    film, masks, keys = painted
+    if case == "past-the-end":
+        bad = keys / "frame-000500.png"
+        _paint(bad, np.zeros((H, W), np.float32), masks[0])
+        expected = "frame 500 is past the film's end (15 frames, 0 to 14)"
+    elif case == "aspect":
+        bad = keys / "frame-000002.png"
+        cv2.imwrite(str(bad), np.full((H, H, 3), (0, 0, 255), np.uint8))
+        expected = "96x96 is not the film's aspect ratio (128x96)"
+    elif case == "gray":
+        bad = keys / "frame-000002.png"
+        cv2.imwrite(str(bad), np.full((H, W), 128, np.uint8))
+        expected = "the reference is gray"
+    elif case == "unreadable":
+        bad = keys / "frame-000002.png"
+        bad.write_bytes(b"not a png at all")
+        expected = "not a readable image"
+    else:
+        bad = keys / f"frame-{REF:06d}.jpg"
+        bad.write_bytes((keys / f"frame-{REF:06d}.png").read_bytes())
+        expected = f"frame {REF} is given twice"
+    out = tmp_path / "out.mkv"
+    code, err = run_cli(film, out, "--reference", keys, "--weights", model_path, "-q")
+    assert code == EXIT_USAGE or code == 1, err
+    assert len(err.strip().splitlines()) == 1 and bad.name in err and expected in err, err
+    assert not out.exists() and not list(tmp_path.glob(".*"))
+
+
+def test_stray_files_are_named_and_a_photo_takes_no_reference(painted, tmp_path, run_cli,
+                                                              model_path, make_image):
+    film, _, keys = painted
+    (keys / "notes.txt").write_text("shot 1: the dress was purple")
+    code, err = run_cli(film, tmp_path / "out.mkv", "--reference", keys,
+                        "--weights", model_path)
+    assert code == 0, err
+    assert "ignored 1 file not named frame-NNNNNN.png: notes.txt" in err
+    photo = make_image("photo.png")
+    code, err = run_cli(photo, tmp_path / "c.png", "--reference", keys, "--weights", model_path)
+    assert code == EXIT_USAGE and "--reference" in err and "only applies to video" in err
