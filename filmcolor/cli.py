@@ -271,9 +271,17 @@ def train(data, out, recipe, loss, epochs, steps_per_epoch, batch_size, crop, lr
 @click.option("--per-image", type=click.Path(path_type=Path, dir_okay=False), default=None,
               metavar="FILE.csv",
               help="Also write each image's scores, the worst against gray first.")
+@click.option("--reference-from-source", "reference_from", type=click.Choice(["first", "middle"]),
+              default=None,
+              help="A film: hand the true colour of one frame per shot (its first or middle "
+                   "frame) as a painted reference, and score it beside the model alone.")
+@click.option("--plot", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              metavar="FILE.png",
+              help="With --reference-from-source: PSNR against distance from the nearest "
+                   "reference.")
 @_logging_options
-def eval_(data, model_names, weights_list, render_size, batch_size, limit, per_image, quiet,
-          verbose):
+def eval_(data, model_names, weights_list, render_size, batch_size, limit, per_image,
+          reference_from, plot, quiet, verbose):
     """Gray colour images (or a colour film), colorize them, and print metrics beside the
     gray baseline; for a film also the flicker (warping error) with smoothing on and off."""
     from .errors import InputNotFoundError
@@ -284,6 +292,11 @@ def eval_(data, model_names, weights_list, render_size, batch_size, limit, per_i
     _setup_logging(quiet, verbose)
     if not data.exists():
         raise InputNotFoundError(f"{data}: no such file or folder")
+    if (reference_from or plot) and not (data.is_file() and is_video(data)):
+        raise click.BadParameter("takes a colour film as --data", param_hint=(
+            "'--reference-from-source'" if reference_from else "'--plot'"))
+    if plot and not reference_from:
+        raise click.BadParameter("needs --reference-from-source", param_hint="'--plot'")
     named = {name: shipped_weights(name) for name in model_names}
     paths = list(named.values()) + list(weights_list) or [shipped_weights()]
     if data.is_file() and is_video(data):
@@ -291,6 +304,15 @@ def eval_(data, model_names, weights_list, render_size, batch_size, limit, per_i
 
         colorizer = _colorizer(paths[0], render_size or DEFAULT_FILM_RENDER_SIZE,
                                max(batch_size, 8))
+        if reference_from:
+            from .evaluation.references import (evaluate_references, format_reference_table,
+                                                plot_by_distance)
+
+            scores = evaluate_references(data, colorizer, reference_from, progress=not quiet)
+            click.echo(format_reference_table(scores, data))
+            if plot:
+                plot_by_distance(scores, plot)
+            return
         scores = evaluate_video(data, colorizer, limit=limit, progress=not quiet)
         click.echo(format_video_table(scores, data))
         return

@@ -135,7 +135,7 @@ class FrameSink:
 
     def __init__(self, writer, bar, smoother, track=None):
         self.writer, self.bar, self.smoother, self.track = writer, bar, smoother, track
-        self.written = 0  # frames handed to the writer: the film's frame index
+        self.predicted = self.written = 0  # frames in and out: the film's frame index
         self._queue = queue.Queue(SINK_QUEUE)  # the caller's items
         self._stop = threading.Event()
         self._error = None
@@ -157,6 +157,9 @@ class FrameSink:
         lumas = [f.to_float(colorizer.render_size) for f in batch]
         abs_, smalls = colorizer.predict_ab(lumas)
         for frame, ab, small in zip(batch, abs_, smalls):
+            if self.track is not None:  # painted chroma carried here, before smoothing
+                ab = self.track.carried(self.predicted, ab)
+            self.predicted += 1
             self._put(self._queue, ("frame", frame, ab, small))
 
     def copy(self, packet):
@@ -230,8 +233,9 @@ class FrameSink:
                 self.writer.copy(item[1])
             elif item[0] == "frame":
                 frame, ab, small = item[1:]
-                if self.track is not None:  # painted chroma, after smoothing the model's
-                    ab, small = self.track.apply(self.written, frame, ab, small)
+                painted = self.track and self.track.painted(self.written, frame)
+                if painted:  # a reference frame: exactly its painted chroma, full size
+                    ab, small = painted
                 self.writer.write(frame, ab, small)
                 self.written += 1
                 if self.bar is not None:

@@ -8,7 +8,8 @@ one decoding pass at render size finds the shots (the smoother's cut detector) a
 each shot's painted chroma through it (propagate.py), into a scratch file beside the
 output, read back frame by frame while the film is written, so memory does not grow with
 the film. Where a carried colour is confident it wins; elsewhere the model's prediction
-does (propagate.blend). A reference frame itself is written with its painted chroma at
+does (propagate.blend). The blend comes before temporal smoothing, so the smoother sees the
+colours that are written. A reference frame itself is written with its painted chroma at
 full resolution.
 """
 
@@ -154,21 +155,24 @@ class ReferenceTrack:
             self._file.write(record.tobytes())
             self.reached += 1
 
-    def apply(self, index, frame, ab, small):
-        """(ab, luma) to write frame `index` with: the painted chroma at full size for a
-        reference frame, the carried chroma blended with the model's `ab` where it
-        reached, `ab` unchanged elsewhere."""
-        ref = self.references.get(index)
-        if ref is not None:
-            return ref.ab, frame.to_float()
+    def carried(self, index, ab):
+        """The model's `ab` for frame `index` (render size) with the carried chroma blended
+        in where it reached; `ab` itself elsewhere. Called before temporal smoothing, so the
+        smoother sees the colours that will be written."""
         at = self._offsets.get(index)
         if at is None:
-            return ab, small
+            return ab
         offset, h, w = at
         self._file.seek(offset)
         record = np.frombuffer(self._file.read(h * w * 3 * 2), np.float16)
         record = record.reshape(h, w, 3).astype(np.float32)
-        return blend(record[..., :2], record[..., 2], ab), small
+        return blend(record[..., :2], record[..., 2], ab)
+
+    def painted(self, index, frame):
+        """(ab, luma) at full size for a reference frame, to write it with exactly its
+        painted chroma; None for any other frame."""
+        ref = self.references.get(index)
+        return None if ref is None else (ref.ab, frame.to_float())
 
     def close(self):
         f, self._file = getattr(self, "_file", None), None

@@ -150,3 +150,52 @@ def test_stray_files_are_named_and_a_photo_takes_no_reference(painted, tmp_path,
     photo = make_image("photo.png")
     code, err = run_cli(photo, tmp_path / "c.png", "--reference", keys, "--weights", model_path)
     assert code == EXIT_USAGE and "--reference" in err and "only applies to video" in err
+
+
+def _colour_film(path, n_a=8, n_b=6):
+    """A colour clip: a red square moving over a green wall, cut to a blue-ish picture."""
+    frames = []
+    for t in range(n_a + n_b):
+        rgb = np.zeros((H, W, 3), np.uint8)
+        if t < n_a:
+            rgb[...] = (40, 150, 60)
+            rgb[30:60, 20 + 3 * t:50 + 3 * t] = (200, 40, 30)
+            rgb[::8] //= 2  # texture for the flow
+        else:
+            rgb[...] = (60, 90, 180)
+            rgb[:, ::10] = (250, 240, 200)
+        frames.append(rgb)
+    with av.open(str(path), "w") as out:
+        s = out.add_stream("ffv1", rate=24)
+        s.width, s.height, s.pix_fmt = W, H, "yuv444p"
+        for i, rgb in enumerate(frames):
+            f = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv444p")
+            f.pts = i
+            for p in s.encode(f):
+                out.mux(p)
+        for p in s.encode(None):
+            out.mux(p)
+    return path
+
+
+def test_eval_reference_from_source_scores_references_beside_the_model(tmp_path, run_cli,
+                                                                      model_path):
+    film = _colour_film(tmp_path / "colour.mkv")
+    plot = tmp_path / "by-distance.png"
+    code, err = run_cli("eval", "--data", film, "--weights", model_path,
+                        "--reference-from-source", "middle", "--plot", plot, "-q")
+    assert code == 0, err
+    out = run_cli.stdout
+    assert "14 frames" in out and "2 shots, 2 references (frames 3, 10)" in out, out
+    row = next(line for line in out.splitlines() if line.startswith("| PSNR"))
+    refs, model, gray = (float(v) for v in row.strip("| \n").split("|")[1:])
+    assert refs > model + 3 and refs > gray + 3, row  # the true colours were handed over
+    assert "wall time: with references" in out and "ratio" in out
+    assert cv2.imread(str(plot)) is not None
+
+
+def test_eval_reference_options_need_a_film(tmp_path, run_cli, model_path, make_image):
+    make_image("pics/a.png")
+    code, err = run_cli("eval", "--data", tmp_path / "pics", "--weights", model_path,
+                        "--reference-from-source", "first")
+    assert code == EXIT_USAGE and "takes a colour film as --data" in err

@@ -1,0 +1,195 @@
+"""`filmcolor eval --data film.mp4 --reference-from-source first|middle`: how much painted
+frames give, measured with the film's own colours as the painting.
+
+One frame per shot (its first frame with a picture, or its middle frame) is handed over in
+its true colour as if a colourist had painted it; the film is then colorized twice through
+the real pipeline (lossless FFV1, so only the colour differs): with those references and by
+the model alone. Every frame of both, and the gray film, is scored against the original
+(RGB PSNR, AuC), with the flicker (warping error on ab at render size), the frames'
+distance to the nearest reference in their shot, and the wall time of each run.
+"""
+
+import logging
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .. import color
+from ..errors import UsageError
+from ..films import colorize_video
+from ..references import ReferenceTrack
+from ..temporal import FLAT_STD, is_cut
+from ..video import LumaFrame, VideoReader, rgb_frames
+from . import metrics
+
+log = logging.getLogger("filmcolor")
+
+ROWS = ("references", "model", "gray")
+
+
+@dataclass
+class ReferenceScores:
+    where: str
+    references: list  # frame indices handed over
+    shots: int
+    psnr: dict = field(default_factory=lambda: {r: [] for r in ROWS})
+    auc: dict = field(default_factory=lambda: {r: [] for r in ROWS})
+    flicker: dict = field(default_factory=lambda: {r: metrics.WarpingError() for r in ROWS})
+    distance: list = field(default_factory=list)  # per frame, to the nearest reference
+    seconds: dict = field(default_factory=dict)  # "references", "model": wall time of a run
+
+    def mean(self, table, row):
+        v = np.asarray(table[row], np.float64)
+        v = v[np.isfinite(v)]
+        return float(v.mean()) if v.size else float("nan")
+
+
+def _shots(path, render_size):
+    """[(first, end, first frame with a picture)] of the film, cut as the pipeline cuts."""
+    shots, prev, start, paintable = [], None, 0, None
+    with VideoReader(path, copy=False) as reader:
+        for i, frame in enumerate(x for x in reader if isinstance(x, LumaFrame)):
+            small = frame.to_float(render_size)
+            if prev is not None and is_cut(prev, small):
+                shots.append((start, i, paintable))
+                start, paintable = i, None
+            if paintable is None and float(small.std()) >= FLAT_STD:
+                paintable = i
+            prev = small
+        shots.append((start, i + 1, paintable))
+    return shots
+
+
+def choose(shots, where):
+    """One frame index per shot with a picture: its first such frame, or its middle."""
+    if where not in ("first", "middle"):
+        raise UsageError(f"--reference-from-source {where}: use first or middle")
+    chosen = []
+    for first, end, paintable in shots:
+        if paintable is None:
+            continue  # flat throughout: nothing a colourist could paint
+        chosen.append(paintable if where == "first" else max(paintable, (first + end - 1) // 2))
+    return chosen
+
+
+def evaluate_references(path, colorizer, where="first", progress=False):
+    """Score `path` (a colour film) with one true-colour reference per shot; returns
+    ReferenceScores."""
+    path = Path(path)
+    render = colorizer.render_size
+    shots = _shots(path, render)
+    refs = choose(shots, where)
+    with tempfile.TemporaryDirectory(prefix="filmcolor-eval-") as tmp:
+        tmp = Path(tmp)
+        keys = tmp / "keys"
+        keys.mkdir()
+        want = set(refs)
+        for i, rgb in enumerate(rgb_frames(path)):
+            if i in want:
+                bgr = cv2.cvtColor(np.rint(rgb * 255).astype(np.uint8), cv2.COLOR_RGB2BGR)
+                cv2.imwrite(str(keys / f"frame-{i:06d}.png"), bgr)
+        t0 = time.perf_counter()
+        colorize_video(path, tmp / "model.mkv", colorizer, codec="ffv1", progress=progress)
+        seconds_model = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        track = ReferenceTrack(path, keys, render, scratch_dir=tmp)
+        try:
+            colorize_video(path, tmp / "references.mkv", colorizer, codec="ffv1",
+                           progress=progress, track=track)
+        finally:
+            track.close()
+        scores = ReferenceScores(where, refs, len(shots),
+                                 seconds={"model": seconds_model,
+                                          "references": time.perf_counter() - t0})
+        _score(scores, path, tmp, shots, render)
+    return scores
+
+
+def _score(scores, path, tmp, shots, render):
+    nearest = []
+    for first, end, _ in shots:
+        mine = [r for r in scores.references if first <= r < end]
+        nearest += [min((abs(t - r) for r in mine), default=-1) for t in range(first, end)]
+    streams = zip(rgb_frames(path), rgb_frames(tmp / "references.mkv"),
+                  rgb_frames(tmp / "model.mkv"))
+    prev = None
+    for t, (truth, with_refs, model) in enumerate(streams):
+        truth_ab = color.rgb_to_lab(truth)[..., 1:]
+        gray = np.repeat(color.luma(truth)[..., None], 3, axis=-1)
+        small_src = color.resize_long_side(color.luma(truth), render)
+        outs = {"references": with_refs, "model": model, "gray": gray}
+        small_ab = {}
+        for row, rgb in outs.items():
+            scores.psnr[row].append(metrics.psnr_rgb(rgb, truth))
+            scores.auc[row].append(100.0 * metrics.auc_ab(color.rgb_to_lab(rgb)[..., 1:],
+                                                          truth_ab))
+            small_ab[row] = color.rgb_to_lab(color.resize_long_side(rgb, render))[..., 1:]
+        if prev is not None and not any(t == s[0] for s in shots):  # no pair across a cut
+            motion = metrics.source_motion(prev[0], small_src)
+            for row in ROWS:
+                scores.flicker[row].add(motion, prev[1][row], small_ab[row])
+        prev = (small_src, small_ab)
+        scores.distance.append(nearest[t] if t < len(nearest) else -1)
+
+
+def format_reference_table(scores, path):
+    cols = {"references": f"with references ({scores.where} frame of each shot)",
+            "model": "model alone", "gray": "gray (ab=0)"}
+    body = [
+        ["PSNR (dB) per frame, RGB, full size (higher is better)",
+         *[f"{scores.mean(scores.psnr, r):.2f}" for r in ROWS]],
+        ["AuC (%) per frame, ab error 0..150 (higher is better)",
+         *[f"{scores.mean(scores.auc, r):.2f}" for r in ROWS]],
+        ["flicker: warping error on ab, render size, within shots (lower is steadier)",
+         *[f"{scores.flicker[r].value:.3f}" for r in ROWS]],
+    ]
+    head = ["metric", *[cols[r] for r in ROWS]]
+    widths = [max(len(r[i]) for r in [head, *body]) for i in range(len(head))]
+    line = lambda r: "| " + " | ".join(v.ljust(w) for v, w in zip(r, widths)) + " |"
+    sep = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
+    s = scores.seconds
+    title = (f"{len(scores.distance)} frames of {Path(path)}, {scores.shots} shots, "
+             f"{len(scores.references)} references (frames "
+             f"{', '.join(map(str, scores.references))})")
+    speed = (f"wall time: with references {s['references']:.1f} s, model alone "
+             f"{s['model']:.1f} s (ratio {s['references'] / s['model']:.2f}x, the same run)")
+    return "\n".join([title, "", line(head), sep, *map(line, body), "", speed])
+
+
+def by_distance(scores):
+    """[(distance, frames, mean PSNR per row)] for frames in shots with a reference."""
+    d = np.asarray(scores.distance)
+    out = []
+    for k in sorted(set(d[d >= 0].tolist())):
+        sel = d == k
+        out.append((k, int(sel.sum()),
+                    {r: float(np.nanmean(np.where(np.isfinite(np.asarray(scores.psnr[r])),
+                                                  scores.psnr[r], np.nan)[sel]))
+                     for r in ROWS}))
+    return out
+
+
+def plot_by_distance(scores, out):
+    """PSNR against distance (frames) from the nearest reference, as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = by_distance(scores)
+    fig, ax = plt.subplots(figsize=(6.4, 3.6), dpi=100)
+    for r, label in (("references", "with references"), ("model", "model alone"),
+                     ("gray", "gray")):
+        ax.plot([k for k, _, _ in rows], [v[r] for _, _, v in rows], label=label,
+                marker="." if len(rows) < 40 else None)
+    ax.set_xlabel("frames from the nearest reference (same shot)")
+    ax.set_ylabel("RGB PSNR, dB (mean over frames)")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out)
+    plt.close(fig)
