@@ -233,7 +233,7 @@ class FrameSink:
                 self.writer.copy(item[1])
             elif item[0] == "frame":
                 frame, ab, small = item[1:]
-                painted = self.track and self.track.painted(self.written, frame)
+                painted = self.track and self.track.painted(self.written, frame, ab)
                 if painted:  # a reference frame: exactly its painted chroma, full size
                     ab, small = painted
                 self.writer.write(frame, ab, small)

@@ -18,8 +18,9 @@ warped the same way, times
 Two references in one shot are blended by confidence (weighted by its odds, c / (1 - c),
 so the nearer, surer one dominates). An edge-aware fill (a guided filter
 on the luma, He et al. 2010, as normalised convolution) then spreads confident colour to
-neighbouring pixels of similar luma. A reference frame keeps confidence 1 everywhere, so it
-comes out with its painted chroma. The caller never passes frames of two shots.
+neighbouring pixels of similar luma. A reference frame keeps its painted confidence (1, or
+a mask of what was painted), so it comes out with its painted chroma there. The caller
+never passes frames of two shots.
 """
 
 import cv2
@@ -52,10 +53,10 @@ class _Flows:
         return self.cache[a, b]
 
 
-def _carry(lumas, flows, r, ab, step):
-    """(ab, conf) lists for frames r, r+step, ... to the end of the shot, from frame r."""
-    h, w = lumas[r].shape
-    out_ab, out_conf = {r: ab}, {r: np.ones((h, w), np.float32)}
+def _carry(lumas, flows, r, ab, conf0, step):
+    """(ab, conf) lists for frames r, r+step, ... to the end of the shot, from frame r
+    (painted `ab`, confidence `conf0` there)."""
+    out_ab, out_conf = {r: ab}, {r: conf0}
     t = r + step
     while 0 <= t < len(lumas):
         prev = t - step
@@ -108,8 +109,9 @@ def _guided_filter(guide, src, radius, eps):
 
 
 def propagate_shot(lumas, references, fill=True):
-    """Painted ab of `references` ({frame index in the shot: ab}) carried to every frame of
-    the shot `lumas`; returns (ab list, conf list), conf 0 where nothing reached."""
+    """Painted ab of `references` ({frame index in the shot: ab, or (ab, conf) where only
+    part of the frame is painted}) carried to every frame of the shot `lumas`; returns (ab
+    list, conf list), conf 0 where nothing reached."""
     n = len(lumas)
     h, w = lumas[0].shape
     lumas = [np.asarray(y, np.float32) for y in lumas]
@@ -117,10 +119,13 @@ def propagate_shot(lumas, references, fill=True):
     acc_ab = [np.zeros((h, w, 2), np.float32) for _ in range(n)]
     acc_w = [np.zeros((h, w), np.float32) for _ in range(n)]
     best = [np.zeros((h, w), np.float32) for _ in range(n)]
-    for r, ab in sorted(references.items()):
-        ab = np.asarray(ab, np.float32)
+    given = {}
+    for r, ref in references.items():
+        ab, conf0 = ref if isinstance(ref, tuple) else (ref, np.ones((h, w), np.float32))
+        given[r] = (np.asarray(ab, np.float32), np.asarray(conf0, np.float32))
+    for r, (ab, conf0) in sorted(given.items()):
         for step in (1, -1):
-            carried_ab, carried_conf = _carry(lumas, flows, r, ab, step)
+            carried_ab, carried_conf = _carry(lumas, flows, r, ab, conf0, step)
             for t, conf in carried_conf.items():
                 if step == -1 and t == r:
                     continue  # the reference frame itself, counted once
@@ -132,8 +137,8 @@ def propagate_shot(lumas, references, fill=True):
     for t in range(n):
         ab = acc_ab[t] / np.maximum(acc_w[t], 1e-6)[..., None]
         conf = best[t]
-        if t in references:
-            ab, conf = np.asarray(references[t], np.float32), np.ones((h, w), np.float32)
+        if t in given:
+            ab, conf = given[t]
         elif fill and float(conf.max()) > 0:
             ab, conf = guided_fill(ab, conf, lumas[t])
         out_ab.append(ab.astype(np.float32))

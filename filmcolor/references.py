@@ -2,15 +2,17 @@
 
 KEYS/ holds frames named as `filmcolor keyframes` names them (`frame-NNNNNN.png`, also
 .jpg/.jpeg/.tif/.tiff), painted in any editor. Only their chroma is used (Lab ab); the
-film's own luma is kept. Before the model loads, every reference is checked (its name maps
-to a frame, its aspect ratio is the film's, it has colour, no frame is given twice), then
-one decoding pass at render size finds the shots (the smoother's cut detector) and carries
-each shot's painted chroma through it (propagate.py), into a scratch file beside the
-output, read back frame by frame while the film is written, so memory does not grow with
-the film. Where a carried colour is confident it wins; elsewhere the model's prediction
-does (propagate.blend). The blend comes before temporal smoothing, so the smoother sees the
-colours that are written. A reference frame itself is written with its painted chroma at
-full resolution.
+film's own luma is kept. What is left gray (chroma below GRAY_CHROMA) counts as not
+painted: paint what you know, and the model colours the rest.
+
+Before the model loads, every reference is checked (its name maps to a frame, its aspect
+ratio is the film's, it has colour, no frame is given twice); then one decoding pass at
+render size finds the shots (the smoother's cut detector) and carries each shot's painted
+chroma through it (propagate.py) into a scratch file beside the output, read back frame by
+frame while the film is written, so memory does not grow with the film. Where a carried
+colour is confident it wins, elsewhere the model's prediction does (propagate.blend); the
+blend comes before temporal smoothing, so the smoother sees the colours that are written.
+A reference frame itself is written with its painted chroma at full resolution.
 """
 
 import logging
@@ -45,6 +47,7 @@ class Reference:
     path: Path
     frame: int
     ab: np.ndarray  # float32 H x W x 2 at the film's size
+    painted: np.ndarray  # float32 H x W in [0, 1]: 1 where a colour was painted
 
 
 def find_references(folder):
@@ -91,9 +94,12 @@ def read_reference(path, frame, width, height):
         rgb = cv2.resize(rgb, (width, height), interpolation=cv2.INTER_AREA
                          if w > width else cv2.INTER_LINEAR)
     ab = color.rgb_to_lab(rgb)[..., 1:].astype(np.float32)
-    if float(np.abs(ab).max()) < GRAY_CHROMA:
+    chroma = np.hypot(ab[..., 0], ab[..., 1])
+    if float(chroma.max()) < GRAY_CHROMA:
         raise BadReferenceError(f"{path}: the reference is gray: it has no colour to give")
-    return Reference(Path(path), frame, ab)
+    # what was left gray is not painted: the model colours it (a soft edge, 1 ab unit wide)
+    painted = np.clip(chroma - (GRAY_CHROMA - 1.0), 0.0, 1.0).astype(np.float32)
+    return Reference(Path(path), frame, ab, painted)
 
 
 class ReferenceTrack:
@@ -145,7 +151,7 @@ class ReferenceTrack:
         if not refs:
             return
         h, w = lumas[0].shape
-        small = {k: _resize_ab(r.ab, w, h) for k, r in refs.items()}
+        small = {k: (_resize(r.ab, w, h), _resize(r.painted, w, h)) for k, r in refs.items()}
         abs_, confs = propagate_shot(lumas, small)
         for k, (ab, conf) in enumerate(zip(abs_, confs)):
             if float(conf.max()) <= 0:
@@ -168,11 +174,16 @@ class ReferenceTrack:
         record = record.reshape(h, w, 3).astype(np.float32)
         return blend(record[..., :2], record[..., 2], ab)
 
-    def painted(self, index, frame):
-        """(ab, luma) at full size for a reference frame, to write it with exactly its
-        painted chroma; None for any other frame."""
+    def painted(self, index, frame, ab):
+        """(ab, luma) at full size for a reference frame: exactly its painted chroma where
+        it was painted, the model's `ab` (render size, scaled up) where it was left gray;
+        None for any other frame."""
         ref = self.references.get(index)
-        return None if ref is None else (ref.ab, frame.to_float())
+        if ref is None:
+            return None
+        h, w = ref.painted.shape
+        model = _resize(np.asarray(ab, np.float32), w, h)
+        return blend(ref.ab, ref.painted, model), frame.to_float()
 
     def close(self):
         f, self._file = getattr(self, "_file", None), None
@@ -184,7 +195,7 @@ class ReferenceTrack:
                 pass
 
 
-def _resize_ab(ab, w, h):
+def _resize(img, w, h):
     import cv2
 
-    return cv2.resize(ab, (w, h), interpolation=cv2.INTER_AREA).reshape(h, w, 2)
+    return cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA).reshape(h, w, *img.shape[2:])

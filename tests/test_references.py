@@ -199,3 +199,26 @@ def test_eval_reference_options_need_a_film(tmp_path, run_cli, model_path, make_
     code, err = run_cli("eval", "--data", tmp_path / "pics", "--weights", model_path,
                         "--reference-from-source", "first")
     assert code == EXIT_USAGE and "takes a colour film as --data" in err
+
+
+def test_what_is_left_gray_is_coloured_by_the_model(tmp_path, run_cli, model_path):
+    film, masks = _film(tmp_path)
+    keys = tmp_path / "keys"
+    keys.mkdir()
+    luma = _keyframe_luma(film, REF)
+    ab = np.zeros((H, W, 2), np.float32)
+    ab[masks[REF]] = (35.0, 15.0)  # only the square is painted, the wall left gray
+    rgb = np.clip(color.lab_to_rgb(np.dstack([color.gray_to_L(luma), ab])), 0, 1)
+    cv2.imwrite(str(keys / f"frame-{REF:06d}.png"),
+                cv2.cvtColor(np.rint(rgb * 255).astype(np.uint8), cv2.COLOR_RGB2BGR))
+    plain, ref = tmp_path / "plain.mkv", tmp_path / "ref.mkv"
+    common = ["--weights", model_path, "--codec", "ffv1", "-q"]
+    assert run_cli(film, plain, *common)[0] == 0
+    assert run_cli(film, ref, "--reference", keys, *common)[0] == 0
+    with_ref, model = _ab(ref), _ab(plain)
+    for t in (REF - 2, REF, REF + 2):
+        square = cv2.erode(masks[t].astype(np.uint8), np.ones((7, 7), np.uint8)) > 0
+        wall = cv2.erode((~masks[t]).astype(np.uint8), np.ones((15, 15), np.uint8)) > 0
+        assert np.median(with_ref[t][square][:, 0]) > 20, t
+        assert np.allclose(np.median(with_ref[t][wall], axis=0),
+                           np.median(model[t][wall], axis=0), atol=2), t
