@@ -201,7 +201,7 @@ def _temporal_args(temporal, strength, radius):
                    "(PSNR's measure); or, U-Net only, classification over ab bins decoded "
                    "by an annealed mean  [default: ab-distance (unet), mse (paper)]")
 @click.option("--epochs", type=click.IntRange(min=1), default=None,
-              help="[default: 60 (unet), 30 (paper), 60 (paper-recipe)]")
+              help="[default: 90 (unet), 30 (paper), 60 (paper-recipe)]")
 @click.option("--steps-per-epoch", type=click.IntRange(min=1), default=100, show_default=True)
 @click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True)
 @click.option("--crop", type=click.IntRange(min=16), default=128, show_default=True,

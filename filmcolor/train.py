@@ -41,7 +41,7 @@ class TrainConfig:
     # "ab-distance", "mse" or "log-mse" on the ab code (losses.py), or "classify" over ab
     # bins; the shipped U-Net's is ab-distance (weights/README.md: every run measured)
     loss: str = "ab-distance"
-    epochs: int = 60
+    epochs: int = 90
     batch_size: int = 16
     crop: int = 128
     steps_per_epoch: int = 100

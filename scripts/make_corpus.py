@@ -9,7 +9,8 @@ images (plain files, plus pictures inside GCompris Qt resource bundles .rcc, Enl
 Eet backgrounds .edj and jigzo puzzles .pzl), and keeps colour photographs only:
 
 1. automatic filter: decodes, min side >= MIN_SIDE, alpha channel unused, colour (at least
-   MIN_COLOUR_FRACTION of pixels with Lab chroma > 10), enough distinct colours;
+   MIN_COLOUR_FRACTION of pixels with Lab chroma > 10, except the reviewed photographs of
+   neutral scenes in NEUTRAL_PHOTOS), enough distinct colours;
 2. near-duplicates (8x8 mean hash of a 32x32 gray thumbnail, Hamming <= 4) across all
    packages: the largest copy is kept;
 3. the explicit per-package INCLUDE lists / EXCLUDE dict below, decided by looking at
@@ -210,6 +211,26 @@ INCLUDE = {
     'wx3.2-examples': {
         'wx3.2-examples:usr/share/doc/wx3.2-examples/examples/samples/image/horse.jpg',
     },
+}
+# Photographs of neutral scenes (cutlery and glass on gray studio backdrops, a gray mountain
+# at dusk, bark, an eclipse), reviewed by eye, that the colour filter above rejects as gray
+# (fewer than MIN_COLOUR_FRACTION colourful pixels). Without them the corpus has no flat
+# neutral backdrop, and the U-Net learnt to paint every smooth gradient as sky.
+NEUTRAL_PHOTOS = {
+    'opencv-doc:usr/share/doc/opencv-doc/examples/data/aero3.jpg',
+    'opencv-doc:usr/share/doc/opencv-doc/examples/data/stuff.jpg',
+    'gcompris-qt-data:usr/share/gcompris-qt/rcc/categorization.rcc:gcompris/src/activities/categorization/resource/images/tools/screwDriver1.webp',
+    'gcompris-qt-data:usr/share/gcompris-qt/rcc/categorization.rcc:gcompris/src/activities/categorization/resource/images/fishes/fish17.webp',
+    'gcompris-qt-data:usr/share/gcompris-qt/rcc/categorization.rcc:gcompris/src/activities/categorization/resource/images/others/spoons.webp',
+    'gcompris-qt-data:usr/share/gcompris-qt/rcc/categorization.rcc:gcompris/src/activities/categorization/resource/images/others/buffetset.webp',
+    'gcompris-qt-data:usr/share/gcompris-qt/rcc/categorization.rcc:gcompris/src/activities/categorization/resource/images/others/knife.webp',
+    'kalzium-data:usr/share/kalzium/data/toolpics/spatel.jpg',
+    'kalzium-data:usr/share/kalzium/data/toolpics/trichter.jpg',
+    'tuxpaint-data:usr/share/tuxpaint/templates/mossy_bark.jpg',
+    'enlightenment-data:usr/share/enlightenment/data/backgrounds/Mountain.edj:jpeg',
+    'scribus-template:usr/share/scribus/templates/br2/brightness.jpg',
+    'scribus-template:usr/share/scribus/templates/br2/halfmoon.jpg',
+    'qtdeclarative5-examples:usr/lib/x86_64-linux-gnu/qt5/examples/quick/customitems/scrollbar/pics/niagara_falls.jpg',
 }
 EXCLUDE = {
     'jigzo-data:usr/share/games/jigzo/puzzles/00_default/penguin-3x2.pzl:jpeg': 'licence (CC-BY-NC-SA: non-commercial)',
@@ -425,7 +446,7 @@ def decode(blob):
     return img
 
 
-def analyse(img):
+def analyse(img, min_colour=MIN_COLOUR_FRACTION):
     """Stats dict; reason is None when the automatic filter passes."""
     h, w = img.shape[:2]
     st = {"w": w, "h": h, "reason": None}
@@ -442,7 +463,7 @@ def analyse(img):
         img = img[..., :3]
     lab = cv2.cvtColor(img, cv2.COLOR_BGR2Lab).astype(np.float32)
     chroma = np.hypot(lab[..., 1] - 128.0, lab[..., 2] - 128.0)
-    if float((chroma > 10.0).mean()) < MIN_COLOUR_FRACTION:
+    if float((chroma > 10.0).mean()) < min_colour:
         st["reason"] = "gray"
         return st
     sy, sx = max(1, h // 256), max(1, w // 256)
@@ -605,11 +626,13 @@ def main(argv=None):
         for src, lic_path, load, size in candidates(package, root, sub):
             key = f"{package}:{src}"
             stats[package]["candidates"] += 1
-            ck = f"{key}|{size}"
+            neutral = key in NEUTRAL_PHOTOS
+            ck = f"{key}|{size}" + ("|neutral" if neutral else "")
             st = cache.get(ck)
             if st is None:
                 img = decode(load())
-                st = {"w": 0, "h": 0, "reason": "undecodable"} if img is None else analyse(img)
+                st = ({"w": 0, "h": 0, "reason": "undecodable"} if img is None
+                      else analyse(img, min_colour=0.0 if neutral else MIN_COLOUR_FRACTION))
                 cache[ck] = st
             items.append({"key": key, "package": package, "src": src, "lic_path": lic_path,
                           "root": str(root), "load": load, **st})
@@ -635,7 +658,7 @@ def main(argv=None):
         if it["reason"]:
             continue
         if it["package"] in INCLUDE:
-            if it["key"] not in INCLUDE[it["package"]]:
+            if it["key"] not in INCLUDE[it["package"]] | NEUTRAL_PHOTOS:
                 it["reason"] = "not-photo"
         elif it["key"] in EXCLUDE:
             it["reason"] = EXCLUDE[it["key"]]

@@ -463,7 +463,7 @@ def test_train_without_recipe_flags_is_the_shipped_unets_recipe():
 
     from filmcolor.train import recipe_config
 
-    shipped = json.loads((Path(__file__).resolve().parent.parent / "weights" / "training" / "unet-ab-distance" / "train.json")
+    shipped = json.loads((Path(__file__).resolve().parent.parent / "weights" / "training" / "unet-ab-distance-90" / "train.json")
                          .read_text())["config"]
     ours = asdict(recipe_config("unet", data=shipped["data"], out=shipped["out"],
                                 verbose=shipped["verbose"]))
