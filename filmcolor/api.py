@@ -22,6 +22,7 @@ class Outcome:
     count: int  # frames (film) or images (photos) written
     output: Path  # the film written, or the photo / folder given as output
     seconds: float
+    references: dict | None = None  # a film with painted frames: {"files", "reached"}
 
 
 def is_video(path):
@@ -69,7 +70,8 @@ def colorize(src, dst, options=None, *, colorizer=None, progress=False):
     weights = weights_path(options)
     if is_video(src):
         result = _film(src, dst, options, weights, colorizer, progress)
-        return Outcome("film", result.frames, result.output, time.perf_counter() - t0)
+        return Outcome("film", result.frames, result.output, time.perf_counter() - t0,
+                       result.references)
     given = options.film_only()
     if given:
         raise UsageError(f"{src}: {', '.join(given)} only appl{'y' if len(given) > 1 else 'ies'} "
@@ -125,7 +127,9 @@ def _referenced_film(src, dst, options, weights, colorizer, progress):
     track = ReferenceTrack(src, options.reference, render, scratch_dir=dst.parent)
     try:
         colorizer = colorizer or load_colorizer(weights, render, options.batch_size)
-        return colorize_video(src, dst, colorizer, overwrite=options.overwrite,
-                              progress=progress, track=track, **options.film.kwargs())
+        result = colorize_video(src, dst, colorizer, overwrite=options.overwrite,
+                                progress=progress, track=track, **options.film.kwargs())
+        result.references = {"files": len(track.references), "reached": track.reached}
+        return result
     finally:
         track.close()

@@ -34,6 +34,7 @@ class VideoResult:
     frames: int  # frames written
     seconds: float  # wall time of the whole run
     output: Path
+    references: dict | None = None  # with painted frames: {"files", "reached"}
 
 
 def plan_video(src, dst, overwrite=False, codec=None):

@@ -50,7 +50,7 @@ class Reference:
     painted: np.ndarray  # float32 H x W in [0, 1]: 1 where a colour was painted
 
 
-def find_references(folder):
+def find_references(folder, quiet=False):
     """{frame index: path} of the painted frames in `folder`; stray files are named in one
     warning; two files for one frame, or none at all, are refused."""
     folder = Path(folder)
@@ -71,13 +71,22 @@ def find_references(folder):
             raise BadReferenceError(f"{path}: frame {index} is given twice (also "
                                  f"{found[index].name}); keep one")
         found[index] = path
-    if stray:
+    if stray and not quiet:
         log.warning("%s: ignored %d file%s not named frame-NNNNNN.png: %s", folder,
                     len(stray), "" if len(stray) == 1 else "s", ", ".join(stray[:5])
                     + (", ..." if len(stray) > 5 else ""))
     if not found:
         raise BadReferenceError(f"{folder}: no painted frames (frame-NNNNNN.png) in it")
     return found
+
+
+def references_identity(folder):
+    """What names a folder of painted frames in a resume key: each frame file's name and
+    the sha256 of its bytes (stray files do not count)."""
+    import hashlib
+
+    return [[p.name, hashlib.sha256(p.read_bytes()).hexdigest()]
+            for _, p in sorted(find_references(folder, quiet=True).items())]
 
 
 def read_reference(path, frame, width, height):

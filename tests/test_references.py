@@ -222,3 +222,54 @@ def test_what_is_left_gray_is_coloured_by_the_model(tmp_path, run_cli, model_pat
         assert np.median(with_ref[t][square][:, 0]) > 20, t
         assert np.allclose(np.median(with_ref[t][wall], axis=0),
                            np.median(model[t][wall], axis=0), atol=2), t
+
+
+def test_batch_takes_a_films_sibling_refs_folder_reports_it_and_redoes_it_when_repainted(
+        painted, tmp_path, run_cli, model_path):
+    import json
+
+    film, masks, keys = painted
+    shelf = tmp_path / "shelf"
+    shelf.mkdir()
+    (shelf / "reel.mkv").write_bytes(film.read_bytes())
+    keys.rename(shelf / "reel.refs")  # beside the film: its painted frames, not photos
+    out = tmp_path / "out"
+    args = ["batch", shelf, "-o", out, "--weights", model_path, "--codec", "ffv1", "-q"]
+    code, err = run_cli(*args)
+    assert code == 0, err
+    rep = json.loads((out / "report.json").read_text())
+    assert [r["input"].split("/")[-1] for r in rep["items"]] == ["reel.mkv"]  # no PNG items
+    assert rep["items"][0]["references"] == {"files": 1, "reached": SHOT_A}
+    assert "1 painted, reached 9 frames" in (out / "report.html").read_text()
+    ab = _ab(out / "shelf" / "reel.mkv")
+    square = cv2.erode(masks[2].astype(np.uint8), np.ones((7, 7), np.uint8)) > 0
+    assert np.median(ab[2][square][:, 0]) > 20  # the painted red reached frame 2
+    code, err = run_cli(*args)
+    assert code == 0 and json.loads((out / "report.json").read_text())["totals"]["skipped"] == 1
+    _paint(shelf / "reel.refs" / f"frame-{REF:06d}.png", _keyframe_luma(film, REF),
+           np.zeros((H, W), bool))  # repainted: the square now blue like the wall
+    code, err = run_cli(*args)
+    assert code == 0 and json.loads((out / "report.json").read_text())["totals"]["done"] == 1
+    ab = _ab(out / "shelf" / "reel.mkv")
+    assert np.median(ab[2][square][:, 1]) < -20
+
+
+def test_a_bad_refs_folder_fails_that_film_only(painted, tmp_path, run_cli, model_path,
+                                                make_image):
+    import json
+
+    film, _, _ = painted
+    shelf = tmp_path / "shelf"
+    shelf.mkdir()
+    (shelf / "reel.mkv").write_bytes(film.read_bytes())
+    (shelf / "reel.refs").mkdir()
+    cv2.imwrite(str(shelf / "reel.refs" / "frame-000002.png"), np.full((H, W), 128, np.uint8))
+    make_image("shelf/photo.png")
+    out = tmp_path / "out"
+    code, err = run_cli("batch", shelf, "-o", out, "--weights", model_path, "-q")
+    assert code == 3, err
+    rows = {r["input"].split("/")[-1]: r for r in
+            json.loads((out / "report.json").read_text())["items"]}
+    assert rows["photo.png"]["status"] == "done"
+    assert rows["reel.mkv"]["status"] == "failed"
+    assert "frame-000002.png: the reference is gray" in rows["reel.mkv"]["reason"]

@@ -17,6 +17,7 @@ log = logging.getLogger("filmcolor")
 
 GLOB_CHARS = set("*?[")
 MANIFEST_EXTENSIONS = {".txt", ".lst"}  # an input with this ending lists inputs, one a line
+REFS_SUFFIX = ".refs"  # reel1.refs/ beside reel1.mp4 holds its painted frames
 
 
 @dataclass
@@ -39,6 +40,7 @@ class Item:
     dst: Path
     kind: str  # "image" or "video"
     key: str  # dst relative to OUTDIR, POSIX spelling: the state file's key
+    refs: Path | None = None  # a film's painted frames: the sibling folder NAME.refs/
 
 
 def plan_batch(inputs, outdir, codec=None):
@@ -58,7 +60,8 @@ def plan_batch(inputs, outdir, codec=None):
                     raise UsageError(f"{outdir}: output folder is inside the input folder "
                                      f"{src}; outputs would be read back as inputs")
                 found = sorted(p for p in src.rglob("*")
-                               if p.is_file() and (is_video_path(p) or is_image_path(p)))
+                               if p.is_file() and (is_video_path(p) or is_image_path(p))
+                               and not _in_refs(p.relative_to(src)))
                 if not found:
                     log.warning("%s: no images or films found", src)
                 base = outdir / (src_resolved.name or "root")
@@ -82,7 +85,7 @@ def plan_batch(inputs, outdir, codec=None):
                     from ..video import check_output
 
                     check_output(d, codec)
-                seen[ident] = Item(s, d, kind, key)
+                seen[ident] = Item(s, d, kind, key, _refs_of(s) if kind == "video" else None)
                 items.append(seen[ident])
     if not items:
         raise NoImagesError(f"no images or films found in {', '.join(map(str, inputs))}")
@@ -122,3 +125,15 @@ def _read_manifest(manifest):
             raise InputNotFoundError(f"{manifest}:{number}: {line}: no such file or folder")
         paths.append(path)
     return paths
+
+
+def _refs_of(film):
+    """A film's painted frames, if a folder NAME.refs sits beside it (reel1.mp4 ->
+    reel1.refs/, as `filmcolor keyframes reel1.mp4 reel1.refs` writes it)."""
+    folder = film.with_name(film.stem + REFS_SUFFIX)
+    return folder if folder.is_dir() else None
+
+
+def _in_refs(relative):
+    """Inside a NAME.refs folder: painted frames, not photos to colorize."""
+    return any(part.endswith(REFS_SUFFIX) for part in relative.parts[:-1])

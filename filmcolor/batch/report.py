@@ -25,9 +25,10 @@ STATUSES = ("done", "failed", "skipped", "pending")
 
 
 def row(item, status, seconds=0.0, frames=None, attempts=0, reason=None, segments=None,
-        warnings=None):
+        warnings=None, references=None):
     """One item's line. `segments` is (finished, total) for a film done in segments;
-    `warnings` what was logged while it was made (a truncated film, corrupt packets)."""
+    `warnings` what was logged while it was made (a truncated film, corrupt packets);
+    `references` {"files", "reached"} for a film coloured from painted frames."""
     frames = frames if frames is not None else (None if item.kind == "video" else 1)
     if status == "failed":
         frames = None
@@ -38,6 +39,8 @@ def row(item, status, seconds=0.0, frames=None, attempts=0, reason=None, segment
            "attempts": attempts, "reason": reason, "warnings": list(warnings or [])}
     if segments:
         out["segments"] = {"finished": segments[0], "total": segments[1]}
+    if references:
+        out["references"] = dict(references)
     return out
 
 
@@ -138,7 +141,7 @@ def _html(report, thumbs, outdir):
            f"<span>time: <b>{t['seconds']:.1f} s</b></span></p>",
            ("<table><tr><th>before / after</th><th>input</th><th>status</th><th>reason</th>"
             "<th>output (in this folder)</th><th>kind</th><th>seconds</th><th>frames</th>"
-            "<th>fps</th><th>segments</th></tr>")]
+            "<th>fps</th><th>segments</th><th>references</th></tr>")]
     # failures first, then items with warnings, then the rest, each in input order
     rows = sorted(zip(report["items"], thumbs),
                   key=lambda rt: (rt[0]["status"] != "failed", not rt[0]["warnings"]))
@@ -151,6 +154,8 @@ def _html(report, thumbs, outdir):
                 for uris, alt in zip(pair, ("before", "after")))
         seg = r.get("segments")
         seg = f"{seg['finished']}/{seg['total']}" if seg else ""
+        refs = r.get("references")
+        refs = (f"{refs['files']} painted, reached {refs['reached']} frames" if refs else "")
         notes = e(r["reason"] or "") + "".join(f"<div class='warn'>{e(w)}</div>"
                                                for w in r["warnings"])
         out.append(
@@ -160,6 +165,7 @@ def _html(report, thumbs, outdir):
             f"<td class='path'>{e(os.path.relpath(r['output'], outdir))}</td>"
             f"<td>{e(r['kind'])}</td><td>{r['seconds']:.1f}</td>"
             f"<td>{'' if r['frames'] is None else r['frames']}</td>"
-            f"<td>{'' if r['fps'] is None else round(r['fps'], 1)}</td><td>{seg}</td></tr>")
+            f"<td>{'' if r['fps'] is None else round(r['fps'], 1)}</td><td>{seg}</td>"
+            f"<td>{e(refs)}</td></tr>")
     out.append("</table></body></html>\n")
     return "\n".join(out)

@@ -37,7 +37,8 @@ def run_batch(inputs, outdir, options=None):
         outdir = outdir.absolute()
     items = plan_batch(inputs, outdir, opts.film.codec)
     if opts.scheduler:
-        items = [Item(i.src.absolute(), i.dst, i.kind, i.key) for i in items]
+        items = [Item(i.src.absolute(), i.dst, i.kind, i.key,
+                      i.refs.absolute() if i.refs else None) for i in items]
     weights = Path(opts.weights) if opts.weights else _shipped_weights()
     if opts.scheduler:
         weights = weights.absolute()
@@ -148,6 +149,13 @@ class _Run:
              "weights": self.weights_id}
         if item.kind == "video":
             s.update(o.film.kwargs())
+            if item.refs is not None:  # a changed painted frame redoes the film
+                from ..references import references_identity
+
+                try:
+                    s["references"] = references_identity(item.refs)
+                except FilmcolorError as ex:  # the task fails with the reason, not the run
+                    s["references"] = str(ex)
         return s
 
     def go(self):
@@ -218,8 +226,8 @@ class _Run:
 
     def _tasks(self, item, settings):
         """The item's tasks: itself, or the segments of a long film not finished yet."""
-        if item.kind != "video" or not self.opts.segment_seconds:
-            return [Task(item, settings)]
+        if item.kind != "video" or not self.opts.segment_seconds or item.refs is not None:
+            return [Task(item, settings)]  # references: one pass (segments do not take them)
         from ..segments import FilmWork
 
         o = self.opts
@@ -344,6 +352,8 @@ class _Run:
         notes = result.get("warnings") or []
         if notes:
             entry["warnings"] = notes
+        if result.get("references"):
+            entry["references"] = result["references"]
         if status == "done":
             entry["size"] = item.dst.stat().st_size
         else:
@@ -353,7 +363,7 @@ class _Run:
         self.state.put(item.key, entry)
         self.rows[item.key] = report.row(item, status, result["seconds"], result["frames"],
                                          result["attempt"], result.get("reason"), segments,
-                                         notes)
+                                         notes, result.get("references"))
         if status == "done":
             log.info("done %s -> %s (%.1f s)", item.src, item.dst, result["seconds"])
             self._thumbnails(item)

@@ -80,10 +80,13 @@ def _run(task, colorizer, weights, opts, result):
             from ..api import colorize
             from ..options import ColorizeOptions
 
-            film = {"film": opts.film, "segment_seconds": 0} if item.kind == "video" else {}
+            film = ({"film": opts.film, "segment_seconds": 0, "reference": item.refs}
+                    if item.kind == "video" else {})
             options = ColorizeOptions(weights=weights, overwrite=True, **film)
-            result["frames"] = colorize(item.src, item.dst, options,
-                                        colorizer=colorizer).count
+            done = colorize(item.src, item.dst, options, colorizer=colorizer)
+            result["frames"] = done.count
+            if done.references is not None:
+                result["references"] = done.references
         result["status"] = "done"
     except (FilmcolorError, OSError) as ex:
         result["status"] = "failed"
