@@ -18,15 +18,16 @@ from filmcolor.films import colorize_video
 from filmcolor.video import time_by_dts
 
 
-def write_rgb_clip(path, frames, codec="libx264", rotation=0):
-    """Encode RGB uint8 frames (48 x 64) as yuv420p at FPS, pts 0, 1, 2, ..."""
+def write_rgb_clip(path, frames, codec="libx264", rotation=0, pix_fmt="yuv420p"):
+    """Encode RGB uint8 frames (all of one size) as `pix_fmt` at FPS, pts 0, 1, 2, ..."""
     with av.open(str(path), "w") as c:
         s = c.add_stream(codec, rate=FPS)
-        s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
+        s.height, s.width = frames[0].shape[:2]
+        s.pix_fmt = pix_fmt
         if rotation:
             s.set_display_rotation(rotation)
         for i, rgb in enumerate(frames):
-            f = av.VideoFrame.from_ndarray(rgb, "rgb24").reformat(format="yuv420p")
+            f = av.VideoFrame.from_ndarray(rgb, "rgb24").reformat(format=pix_fmt)
             f.pts = i
             for p in s.encode(f):
                 c.mux(p)

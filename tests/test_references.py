@@ -5,6 +5,7 @@ import cv2
 import numpy as np
 import pytest
 from test_video import lumas as y_planes
+from test_film_options import write_rgb_clip
 from test_video import write_clip
 
 from filmcolor import color
@@ -165,17 +166,7 @@ def _colour_film(path, n_a=8, n_b=6):
             rgb[...] = (60, 90, 180)
             rgb[:, ::10] = (250, 240, 200)
         frames.append(rgb)
-    with av.open(str(path), "w") as out:
-        s = out.add_stream("ffv1", rate=24)
-        s.width, s.height, s.pix_fmt = W, H, "yuv444p"
-        for i, rgb in enumerate(frames):
-            f = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv444p")
-            f.pts = i
-            for p in s.encode(f):
-                out.mux(p)
-        for p in s.encode(None):
-            out.mux(p)
-    return path
+    return write_rgb_clip(path, frames, codec="ffv1", pix_fmt="yuv444p")
 
 
 def test_eval_reference_from_source_scores_references_beside_the_model(tmp_path, run_cli,
