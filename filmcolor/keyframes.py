@@ -25,8 +25,9 @@ import numpy as np
 from .errors import InputNotFoundError, UsageError
 from .image import is_image_path, write_atomic
 from .options import DEFAULT_FILM_RENDER_SIZE
-from .temporal import FLAT_STD, is_cut
-from .video import LumaFrame, VideoReader
+from .shots import frames_by_shot
+from .temporal import FLAT_STD
+from .video import VideoReader
 
 log = logging.getLogger("filmcolor")
 
@@ -65,12 +66,10 @@ def export_keyframes(src, outdir, every=None, progress=False):
     chosen, thumbs = [], []
     with VideoReader(src, copy=False) as reader:
         bar = _bar(reader, progress)
-        prev, shot, last, wanted, blank = None, -1, None, False, 0
-        frames = (item for item in reader if isinstance(item, LumaFrame))
-        for index, frame in enumerate(frames):
-            small = frame.to_float(CUT_SIZE)
+        shot, last, wanted, blank = -1, None, False, 0
+        for index, frame, small, new_shot in frames_by_shot(reader, CUT_SIZE):
             seconds = float(frame.pts * frame.time_base) if frame.pts is not None else 0.0
-            if prev is None or is_cut(prev, small):
+            if new_shot:
                 shot += 1
                 blank += wanted  # the shot before ended with nothing to paint
                 wanted = True
@@ -87,7 +86,6 @@ def export_keyframes(src, outdir, every=None, progress=False):
                 _write_png(outdir / key.file, gray)
                 chosen.append(key)
                 thumbs.append(_thumb(gray, key))
-            prev = small
             if bar is not None:
                 bar.update(1)
         if bar is not None:

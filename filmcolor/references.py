@@ -28,8 +28,8 @@ from . import color
 from .errors import UsageError
 from .image import read_image
 from .propagate import blend, propagate_shot
-from .temporal import is_cut
-from .video import LumaFrame, VideoReader
+from .shots import frames_by_shot
+from .video import VideoReader
 
 log = logging.getLogger("filmcolor")
 
@@ -133,15 +133,13 @@ class ReferenceTrack:
             raise
 
     def _build(self):
-        shot, shot_start, prev = [], 0, None
+        shot, shot_start = [], 0
         with VideoReader(self.src, copy=False) as reader:
-            for index, frame in enumerate(x for x in reader if isinstance(x, LumaFrame)):
-                small = frame.to_float(self.render_size)
-                if prev is not None and is_cut(prev, small):
+            for index, _, small, new_shot in frames_by_shot(reader, self.render_size):
+                if new_shot and shot:
                     self._finish_shot(shot_start, shot)
                     shot, shot_start = [], index
                 shot.append(small)
-                prev = small
                 self.frames = index + 1
         self._finish_shot(shot_start, shot)
         beyond = sorted(i for i in self.references if i >= self.frames)

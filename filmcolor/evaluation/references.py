@@ -22,8 +22,9 @@ from .. import color
 from ..errors import UsageError
 from ..films import colorize_video
 from ..references import ReferenceTrack
-from ..temporal import FLAT_STD, is_cut
-from ..video import LumaFrame, VideoReader, rgb_frames
+from ..shots import frames_by_shot
+from ..temporal import FLAT_STD
+from ..video import VideoReader, rgb_frames
 from . import metrics
 
 log = logging.getLogger("filmcolor")
@@ -50,16 +51,14 @@ class ReferenceScores:
 
 def _shots(path, render_size):
     """[(first, end, first frame with a picture)] of the film, cut as the pipeline cuts."""
-    shots, prev, start, paintable = [], None, 0, None
+    shots, start, paintable = [], 0, None
     with VideoReader(path, copy=False) as reader:
-        for i, frame in enumerate(x for x in reader if isinstance(x, LumaFrame)):
-            small = frame.to_float(render_size)
-            if prev is not None and is_cut(prev, small):
+        for i, _, small, new_shot in frames_by_shot(reader, render_size):
+            if new_shot and i:
                 shots.append((start, i, paintable))
                 start, paintable = i, None
             if paintable is None and float(small.std()) >= FLAT_STD:
                 paintable = i
-            prev = small
         shots.append((start, i + 1, paintable))
     return shots
 
@@ -163,14 +162,11 @@ def format_reference_table(scores, path):
 def by_distance(scores):
     """[(distance, frames, mean PSNR per row)] for frames in shots with a reference."""
     d = np.asarray(scores.distance)
-    out = []
-    for k in sorted(set(d[d >= 0].tolist())):
-        sel = d == k
-        out.append((k, int(sel.sum()),
-                    {r: float(np.nanmean(np.where(np.isfinite(np.asarray(scores.psnr[r])),
-                                                  scores.psnr[r], np.nan)[sel]))
-                     for r in ROWS}))
-    return out
+    psnr = {r: np.asarray(scores.psnr[r], np.float64) for r in ROWS}
+    for v in psnr.values():
+        v[~np.isfinite(v)] = np.nan  # a frame equal to the source (black) has no PSNR
+    return [(k, int((d == k).sum()), {r: float(np.nanmean(v[d == k])) for r, v in psnr.items()})
+            for k in sorted(set(d[d >= 0].tolist()))]
 
 
 def plot_by_distance(scores, out):
