@@ -114,21 +114,29 @@ def _film(src, dst, options, weights, colorizer, progress):
 
 
 def _referenced_film(src, dst, options, weights, colorizer, progress):
-    """One pass with painted frames carried through their shots (segments and resume do
-    not take references yet)."""
-    from .films import colorize_video
+    """Painted frames carried through their shots; a long film in segments, as without
+    references, redoing on a rerun only the segments whose painted frames changed."""
     from .references import ReferenceTrack
 
-    if options.segment_seconds:
-        raise UsageError(f"{src}: --segment-seconds does not apply with --reference yet "
-                         "(a film with references is done in one pass)")
     render = colorizer.render_size if colorizer else (options.render_size
                                                       or DEFAULT_FILM_RENDER_SIZE)
     track = ReferenceTrack(src, options.reference, render, scratch_dir=dst.parent)
     try:
         colorizer = colorizer or load_colorizer(weights, render, options.batch_size)
-        result = colorize_video(src, dst, colorizer, overwrite=options.overwrite,
-                                progress=progress, track=track, **options.film.kwargs())
+        film = dict(overwrite=options.overwrite, progress=progress, track=track,
+                    **options.film.kwargs())
+        seconds = (SEGMENT_SECONDS if options.segment_seconds is None
+                   else options.segment_seconds)
+        if seconds:
+            from .models import weights_identity
+            from .segments import colorize_film
+
+            result = colorize_film(src, dst, colorizer, {"weights": weights_identity(weights)},
+                                   seconds, **film)
+        else:
+            from .films import colorize_video
+
+            result = colorize_video(src, dst, colorizer, **film)
         result.references = {"files": len(track.references), "reached": track.reached}
         return result
     finally:

@@ -133,7 +133,8 @@ def cli():
               help="Films: write the source and the result side by side.")
 @click.option("--reference", type=click.Path(path_type=Path), default=None,
               help="Films: a folder of painted frames (frame-NNNNNN.png from `filmcolor "
-                   "keyframes`); their colours are carried through each shot.")
+                   "keyframes`); their colours are carried through each shot. A rerun "
+                   "redoes only the segments whose shots' painted frames changed.")
 @click.option("--segment-seconds", type=click.FloatRange(min=0), default=None,
               help="Films longer than one segment are done in segments cut at keyframes "
                    "this far apart, kept beside OUTPUT until it is complete, so the same "

@@ -159,7 +159,7 @@ class FrameSink:
         abs_, smalls = colorizer.predict_ab(lumas)
         for frame, ab, small in zip(batch, abs_, smalls):
             if self.track is not None:  # painted chroma carried here, before smoothing
-                ab = self.track.carried(self.predicted, ab)
+                ab = self.track.carried(self.track.index_of(frame, self.predicted), ab)
             self.predicted += 1
             self._put(self._queue, ("frame", frame, ab, small))
 
@@ -234,7 +234,8 @@ class FrameSink:
                 self.writer.copy(item[1])
             elif item[0] == "frame":
                 frame, ab, small = item[1:]
-                painted = self.track and self.track.painted(self.written, frame, ab)
+                painted = self.track and self.track.painted(
+                    self.track.index_of(frame, self.written), frame, ab)
                 if painted:  # a reference frame: exactly its painted chroma, full size
                     ab, small = painted
                 self.writer.write(frame, ab, small)

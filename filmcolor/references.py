@@ -13,6 +13,11 @@ frame while the film is written, so memory does not grow with the film. Where a 
 colour is confident it wins, elsewhere the model's prediction does (propagate.blend); the
 blend comes before temporal smoothing, so the smoother sees the colours that are written.
 A reference frame itself is written with its painted chroma at full resolution.
+
+Frames are found by pts where the film's pts are unique (so a segment of the film, decoded
+from a keyframe in the middle, finds its frames), by count otherwise. `segment_key` names
+the painted frames that can change a segment (those of the shots it touches), so a resumed
+film redoes only the segments whose painted frames changed.
 """
 
 import logging
@@ -83,10 +88,13 @@ def find_references(folder, quiet=False):
 def references_identity(folder):
     """What names a folder of painted frames in a resume key: each frame file's name and
     the sha256 of its bytes (stray files do not count)."""
+    return [_identity(p) for _, p in sorted(find_references(folder, quiet=True).items())]
+
+
+def _identity(path):
     import hashlib
 
-    return [[p.name, hashlib.sha256(p.read_bytes()).hexdigest()]
-            for _, p in sorted(find_references(folder, quiet=True).items())]
+    return [path.name, hashlib.sha256(path.read_bytes()).hexdigest()]
 
 
 def read_reference(path, frame, width, height):
@@ -124,6 +132,8 @@ class ReferenceTrack:
         self._file = tempfile.NamedTemporaryFile(prefix=".filmcolor-refs-", suffix=".bin",
                                                  dir=scratch_dir, delete=False)
         self._offsets = {}  # frame index -> (byte offset, h, w) in the scratch file
+        self._by_pts = {}  # pts -> frame index; None if two frames share a pts
+        self._shots = []  # (first, end) frame indices of the shots with a reference
         self.frames = 0  # frames of the film
         self.reached = 0  # frames that got carried colour
         try:
@@ -135,12 +145,17 @@ class ReferenceTrack:
     def _build(self):
         shot, shot_start = [], 0
         with VideoReader(self.src, copy=False) as reader:
-            for index, _, small, new_shot in frames_by_shot(reader, self.render_size):
+            for index, frame, small, new_shot in frames_by_shot(reader, self.render_size):
                 if new_shot and shot:
                     self._finish_shot(shot_start, shot)
                     shot, shot_start = [], index
                 shot.append(small)
                 self.frames = index + 1
+                if self._by_pts is not None:
+                    if frame.pts is None or frame.pts in self._by_pts:
+                        self._by_pts = None  # not unique: frames are counted instead
+                    else:
+                        self._by_pts[frame.pts] = index
         self._finish_shot(shot_start, shot)
         beyond = sorted(i for i in self.references if i >= self.frames)
         if beyond:
@@ -157,6 +172,7 @@ class ReferenceTrack:
                 if start <= i < start + len(lumas)}
         if not refs:
             return
+        self._shots.append((start, start + len(lumas)))
         h, w = lumas[0].shape
         small = {k: (_resize(r.ab, w, h), _resize(r.painted, w, h)) for k, r in refs.items()}
         abs_, confs = propagate_shot(lumas, small)
@@ -167,6 +183,27 @@ class ReferenceTrack:
             self._offsets[start + k] = (self._file.tell(), h, w)
             self._file.write(record.tobytes())
             self.reached += 1
+
+    def index_of(self, frame, counted):
+        """The film's index of a decoded frame: by its pts, or `counted` (the frames seen
+        before it) where pts do not name frames."""
+        if self._by_pts is None:
+            return counted
+        return self._by_pts.get(frame.pts, counted)
+
+    def segment_key(self, segment):
+        """[[name, sha256], ...] of the painted frames that can change a frame of
+        `segment` (segments.Segment): every painted frame of every shot it touches ([] for
+        none). Smoothing never crosses a cut, so its overlap frames add nothing."""
+        if self._by_pts is None:
+            raise ValueError("frames without unique pts cannot be cut into segments")
+        inside = [i for pts, i in self._by_pts.items() if segment.holds(pts)]
+        if not inside:
+            return []
+        lo, hi = min(inside), max(inside)
+        touched = [(a, b) for a, b in self._shots if a <= hi and b > lo]
+        return [_identity(r.path) for i, r in sorted(self.references.items())
+                if any(a <= i < b for a, b in touched)]
 
     def carried(self, index, ab):
         """The model's `ab` for frame `index` (render size) with the carried chroma blended

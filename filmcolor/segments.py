@@ -153,10 +153,11 @@ class _SpanWriter:
 
 def colorize_segment(src, dst, segment, part, colorizer, codec=F.codec, crf=F.crf,
                      preset=F.preset, temporal=F.temporal, strength=F.strength,
-                     radius=F.radius, bar=None):
+                     radius=F.radius, bar=None, track=None):
     """Colorize one segment of `src` into the MP4 file `part` (temporary name, then
     renamed); `dst` is the film's final output, whose container picks the encoder.
-    Returns the frames written; `bar` (tqdm) counts them."""
+    Returns the frames written; `bar` (tqdm) counts them; `track`, a
+    references.ReferenceTrack of the whole film, gives painted chroma where it reached."""
     _, name = check_output(dst, codec)
     check_writable({Path(part).parent})
     with VideoReader(src, copy=False, seek_pts=None if segment.seek < 0 else segment.seek) \
@@ -165,7 +166,7 @@ def colorize_segment(src, dst, segment, part, colorizer, codec=F.codec, crf=F.cr
                          format=PART_FORMAT, copy=False) as writer:
             smoother = ChromaSmoother(strength, radius) if temporal else None
             context = radius if smoother is not None and smoother.active else 0
-            sink = FrameSink(_SpanWriter(writer, segment, bar), None, smoother)
+            sink = FrameSink(_SpanWriter(writer, segment, bar), None, smoother, track)
             try:
                 _feed(reader, segment, context, sink, colorizer, src)
                 sink.finish()
@@ -222,7 +223,11 @@ class FilmWork:
         frames = work.join()                 # the output, then the folder is removed
 
     A plan made for another source file or other settings is thrown away with its
-    segments. A killed run's temporary files are removed.
+    segments. A killed run's temporary files are removed. With painted frames, `keys`
+    ({segment index: ReferenceTrack.segment_key}) name what each segment was made from:
+    a finished segment counts only if its key file (`seg-NNNNN.refs.json`, written by
+    `mark`) holds the same key; a segment made without references has none, which
+    matches an empty key.
     """
 
     def __init__(self, src, dst, workdir, settings, seconds=SEGMENT_SECONDS,
@@ -230,6 +235,7 @@ class FilmWork:
         self.src, self.dst, self.workdir = Path(src), Path(dst), Path(workdir)
         self.settings, self.seconds, self.radius, self.codec = settings, seconds, radius, codec
         self._segments = None
+        self.keys = {}
 
     def segments(self):
         if self._segments is None:
@@ -240,7 +246,30 @@ class FilmWork:
         return part_path(self.workdir, segment)
 
     def finished(self):
-        return {s.index for s in self.segments() if self.part(s).is_file()}
+        return {s.index for s in self.segments()
+                if self.part(s).is_file() and self._made_from(s) == self.keys.get(s.index, [])}
+
+    def mark(self, segment):
+        """Record the key `segment` was just made with (after its part file is complete:
+        a kill in between leaves a part whose key does not match, so it is redone)."""
+        from .image import write_atomic
+
+        key, path = self.keys.get(segment.index, []), self._key_path(segment)
+        if key:
+            write_atomic(path, json.dumps(key).encode("utf-8"))
+        else:
+            path.unlink(missing_ok=True)
+
+    def _key_path(self, segment):
+        return self.part(segment).with_suffix(".refs.json")
+
+    def _made_from(self, segment):
+        try:
+            return json.loads(self._key_path(segment).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return []
+        except (OSError, ValueError):
+            return None  # unreadable: redo the segment
 
     def join(self):
         frames = join_segments(self.src, self.dst, [self.part(s) for s in self.segments()])
@@ -287,12 +316,14 @@ class FilmWork:
 
 def colorize_film(src, dst, colorizer, identity, seconds=SEGMENT_SECONDS, overwrite=False,
                   progress=False, codec=F.codec, crf=F.crf, preset=F.preset,
-                  temporal=F.temporal, strength=F.strength, radius=F.radius):
+                  temporal=F.temporal, strength=F.strength, radius=F.radius, track=None):
     """films.colorize_video that a rerun resumes: a film longer than one segment is done
     in segments kept in a hidden folder beside the output (`.NAME.filmcolor-work`), so
     after a crash or a kill the same call continues from the last finished segment.
     `identity` names the model (e.g. the weights file's name and size): segments made
-    with another model or other settings are not reused. Returns a films.VideoResult."""
+    with another model or other settings are not reused. `track` (references.
+    ReferenceTrack) carries painted frames; a segment is redone when the painted frames
+    of the shots it touches changed, and only then. Returns a films.VideoResult."""
     from .films import VideoResult, colorize_video, plan_video
 
     t0 = time.perf_counter()
@@ -304,11 +335,18 @@ def colorize_film(src, dst, colorizer, identity, seconds=SEGMENT_SECONDS, overwr
                     radius if temporal else 0, codec)
     segments = work.segments()
     if not segments:
-        return colorize_video(src, dst, colorizer, overwrite=True, progress=progress, **film)
+        return colorize_video(src, dst, colorizer, overwrite=True, progress=progress,
+                              track=track, **film)
+    if track is not None:
+        work.keys = {s.index: track.segment_key(s) for s in segments}
     finished = work.finished()
     if finished:
         log.info("%s: resuming: %d of %d segments finished earlier", src, len(finished),
                  len(segments))
+    stale = {s.index for s in segments if work.part(s).is_file()} - finished
+    if stale:
+        log.info("%s: %d finished segment%s redone: their painted frames changed", src,
+                 len(stale), "" if len(stale) == 1 else "s")
     bar = None
     if progress:
         from tqdm import tqdm
@@ -320,7 +358,8 @@ def colorize_film(src, dst, colorizer, identity, seconds=SEGMENT_SECONDS, overwr
         for segment in segments:
             if segment.index not in finished:
                 colorize_segment(src, dst, segment, work.part(segment), colorizer, bar=bar,
-                                 **film)
+                                 track=track, **film)
+                work.mark(segment)
         frames = work.join()
     except KeyboardInterrupt:
         done = len(work.finished())

@@ -43,11 +43,11 @@ def _film(tmp_path):
     return film, masks
 
 
-def _paint(path, luma, mask):
+def _paint(path, luma, mask, wall_ab=WALL_AB, square_ab=SQUARE_AB):
     """What a colourist's editor would save: the gray frame with chroma painted on."""
     ab = np.empty((H, W, 2), np.float32)
-    ab[...] = WALL_AB
-    ab[mask] = SQUARE_AB
+    ab[...] = wall_ab
+    ab[mask] = square_ab
     lab = np.dstack([color.gray_to_L(luma), ab])
     rgb = np.clip(color.lab_to_rgb(lab), 0, 1)
     cv2.imwrite(str(path), cv2.cvtColor(np.rint(rgb * 255).astype(np.uint8), cv2.COLOR_RGB2BGR))
@@ -264,3 +264,88 @@ def test_a_bad_refs_folder_fails_that_film_only(painted, tmp_path, run_cli, mode
     assert rows["photo.png"]["status"] == "done"
     assert rows["reel.mkv"]["status"] == "failed"
     assert "frame-000002.png: the reference is gray" in rows["reel.mkv"]["reason"]
+
+
+# ------------------------------------------------------------------ long films: segments
+
+SEG_SHOT = 48  # frames per shot of the long clip: 2 s at 24 fps, so 2 segments of 1 s each
+SEG_REF = 60  # the painted frame, in the second shot
+
+
+def _long_film(tmp_path):
+    """Two shots of 48 frames, a moving square in each, a keyframe every 0.5 s (MP4, so
+    the film is cut into 1-s segments: 0-23, 24-47 | 48-71, 72-95)."""
+    walls = _texture(1, 0.25, 0.45, 8), _texture(2, 0.5, 0.9, 5)
+    patch = _texture(3, 0.7, 0.95, 3)[:24, :24]
+    u8 = []
+    for t in range(2 * SEG_SHOT):
+        y = walls[t // SEG_SHOT].copy()
+        x0 = 10 + (t % SEG_SHOT)
+        y[36:60, x0:x0 + 24] = patch
+        u8.append(np.rint(16 + y.clip(0, 1) * 219).astype(np.uint8))
+    film = tmp_path / "long.mp4"
+    write_clip(film, size=(H, W), n=len(u8), lumas=u8, gop=12, audio=False)
+    return film
+
+
+def _paint_all(keys, film, index, ab):
+    for old in keys.glob("frame-*"):
+        old.unlink()
+    _paint(keys / f"frame-{index:06d}.png", _keyframe_luma(film, index),
+           np.zeros((H, W), bool), wall_ab=ab)
+
+
+def test_segments_take_references_and_a_repaint_redoes_only_the_shots_segments(
+        tmp_path, model_path, monkeypatch):
+    import filmcolor.segments as segments
+    from filmcolor import colorize
+    from filmcolor.options import ColorizeOptions, FilmOptions
+
+    film, keys = _long_film(tmp_path), tmp_path / "keys"
+    keys.mkdir()
+    made, fail_join = [], [True]
+    real_segment, real_join = segments.colorize_segment, segments.join_segments
+
+    def counting_segment(src, dst, segment, *a, **k):
+        made.append(segment.index)
+        return real_segment(src, dst, segment, *a, **k)
+
+    def failing_join(*a, **k):
+        if fail_join[0]:
+            raise RuntimeError("killed before the join")
+        return real_join(*a, **k)
+
+    monkeypatch.setattr(segments, "colorize_segment", counting_segment)
+    monkeypatch.setattr(segments, "join_segments", failing_join)
+
+    def run(out, refs=True, seconds=1):
+        made.clear()
+        opts = ColorizeOptions(weights=model_path, film=FilmOptions(codec="ffv1"),
+                               segment_seconds=seconds, reference=keys if refs else None)
+        return colorize(film, out, opts)
+
+    out = tmp_path / "out.mkv"
+    with pytest.raises(RuntimeError):  # a run without references, stopped before the join
+        run(out, refs=False)
+    assert made == [0, 1, 2, 3]
+    _paint_all(keys, film, SEG_REF, (30.0, 25.0))
+    with pytest.raises(RuntimeError):  # painted frame added: only the second shot redone
+        run(out)
+    assert made == [2, 3]
+    _paint_all(keys, film, SEG_REF, (-20.0, -30.0))  # repainted
+    fail_join[0] = False
+    done = run(out)
+    assert made == [2, 3] and done.references["files"] == 1
+    assert done.references["reached"] == SEG_SHOT  # every frame of its shot, no other
+    one_pass = tmp_path / "one-pass.mkv"
+    run(one_pass, seconds=0)
+    assert made == []
+    assert not out.with_name(f".{out.name}.filmcolor-work").exists()
+    seg_uv, one_uv = _uv(out), _uv(one_pass)
+    assert len(seg_uv) == len(one_uv) == 2 * SEG_SHOT
+    assert all(np.array_equal(a, b) for a, b in zip(seg_uv, one_uv))  # same film, lossless
+    ab = _ab(out)
+    assert np.allclose(np.median(ab[SEG_REF].reshape(-1, 2), axis=0), (-20, -30), atol=4)
+    assert np.allclose(np.median(ab[SEG_SHOT].reshape(-1, 2), axis=0), (-20, -30), atol=6)
+    assert not np.allclose(np.median(ab[SEG_SHOT - 1].reshape(-1, 2), axis=0), (-20, -30),
+                           atol=15)  # not across the cut

@@ -227,7 +227,7 @@ class _Run:
     def _tasks(self, item, settings):
         """The item's tasks: itself, or the segments of a long film not finished yet."""
         if item.kind != "video" or not self.opts.segment_seconds or item.refs is not None:
-            return [Task(item, settings)]  # references: one pass (segments do not take them)
+            return [Task(item, settings)]  # painted frames: one task (segmented in it)
         from ..segments import FilmWork
 
         o = self.opts
