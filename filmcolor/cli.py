@@ -219,6 +219,10 @@ def _temporal_args(temporal, strength, radius):
 @click.option("--augment/--no-augment", default=None,
               help="Film-like tone, grain, blur, JPEG and vignetting on the input  "
                    "[default: on; off for paper-recipe]")
+@click.option("--scale-min", type=click.FloatRange(0, 1, min_open=True), default=None,
+              help="Crops cover a region 1 to 1/SCALE-MIN times the crop size (never past "
+                   "the picture), scaled down  [default: 0.5 (unet, paper), 1 "
+                   "(paper-recipe)]")
 @click.option("--render-size", type=click.IntRange(min=16), default=DEFAULT_RENDER_SIZE,
               show_default=True, help="Long side validation images are scaled to.")
 @click.option("--val-split", default="val", show_default=True,
@@ -226,7 +230,8 @@ def _temporal_args(temporal, strength, radius):
 @click.option("--seed", type=int, default=0, show_default=True)
 @_logging_options
 def train(data, out, recipe, loss, epochs, steps_per_epoch, batch_size, crop, lr, l2,
-          dropout, rebalance, augment, render_size, val_split, seed, quiet, verbose):
+          dropout, rebalance, augment, scale_min, render_size, val_split, seed, quiet,
+          verbose):
     """Train a network on a folder of colour photographs."""
     from .models import import_keras
 
@@ -242,7 +247,7 @@ def train(data, out, recipe, loss, epochs, steps_per_epoch, batch_size, crop, lr
     if fig2 and loss == "classify":
         raise click.BadParameter("the paper's network regresses ab: use --loss mse",
                                  param_hint="'--loss'")
-    given = dict(loss=loss, epochs=epochs, l2=l2, augment=augment)
+    given = dict(loss=loss, epochs=epochs, l2=l2, augment=augment, scale_min=scale_min)
     overrides = {k: v for k, v in given.items() if v is not None}
     if recipe == "paper-recipe":  # training and validation at one size, as in the paper
         overrides["load_size"] = render_size

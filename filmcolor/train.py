@@ -171,9 +171,11 @@ def _crop(x, y, size, rng, flip=True, scale_min=1.0):
     """A random size x size crop; with scale_min < 1 it covers a region 1 to 1/scale_min
     times larger, scaled down, so objects appear at several sizes."""
     region = size
+    h, w = x.shape[:2]
     if scale_min < 1.0:
         region = int(round(size / rng.uniform(scale_min, 1.0)))
-    h, w = x.shape[:2]
+        # never past the picture: a reflected border would teach mirrored skies
+        region = min(region, max(size, min(h, w)))
     if h < region or w < region:  # pad small images by reflection
         ph, pw = max(0, region - h), max(0, region - w)
         x = np.pad(x, ((0, ph), (0, pw), (0, 0)), mode="reflect")

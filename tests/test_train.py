@@ -495,3 +495,23 @@ def test_run_files_hold_no_optimizer_state(run):
         with zipfile.ZipFile(out / name) as z, \
                 h5py.File(io.BytesIO(z.read("model.weights.h5")), "r") as h:
             assert "optimizer" not in h or not len(h["optimizer"].get("vars", {})), name
+
+
+def test_scale_jitter_never_reaches_past_the_picture(monkeypatch):
+    """A wide picture (the short side below the largest region asked for) is cropped
+    inside itself, never padded with a mirrored border."""
+    from filmcolor import train as T
+
+    def no_pad(*a, **k):
+        raise AssertionError("a crop padded a picture larger than the crop")
+
+    x = np.random.default_rng(0).random((216, 384, 1)).astype(np.float32)
+    y = np.random.default_rng(1).random((216, 384, 2)).astype(np.float32)
+    monkeypatch.setattr(T.np, "pad", no_pad)
+    for seed in range(200):
+        cx, cy = T._crop(x, y, 128, np.random.default_rng(seed), scale_min=1 / 3)
+        assert cx.shape == (128, 128, 1) and cy.shape == (128, 128, 2)
+    small = np.zeros((100, 100, 1), np.float32)  # smaller than the crop: padded, as before
+    monkeypatch.undo()
+    assert T._crop(small, np.zeros((100, 100, 2), np.float32), 128,
+                   np.random.default_rng(0), scale_min=0.5)[0].shape == (128, 128, 1)
