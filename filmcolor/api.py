@@ -79,9 +79,12 @@ def colorize(src, dst, options=None, *, colorizer=None, progress=False):
     from .stills import colorize_image, plan
 
     plan(src, dst, options.overwrite)  # fail on a bad command before the model loads
-    colorizer = colorizer or load_colorizer(weights, options.render_size or DEFAULT_RENDER_SIZE,
-                                            options.batch_size)
-    n = colorize_image(src, dst, colorizer, overwrite=options.overwrite, progress=progress)
+    render = colorizer.render_size if colorizer else (options.render_size
+                                                      or DEFAULT_RENDER_SIZE)
+    exemplar = _exemplar(options, render)
+    colorizer = colorizer or load_colorizer(weights, render, options.batch_size)
+    n = colorize_image(src, dst, colorizer, overwrite=options.overwrite, progress=progress,
+                       exemplar=exemplar)
     return Outcome("photos", n, dst, time.perf_counter() - t0)
 
 
@@ -92,12 +95,12 @@ def _film(src, dst, options, weights, colorizer, progress):
     if options.preview and options.segment_seconds is not None:
         raise UsageError(f"{src}: --segment-seconds does not apply to --start, --duration "
                          "or --compare")
-    if options.reference is not None and options.preview:
+    if (options.reference or options.exemplar) is not None and options.preview:
         raise UsageError(f"{src}: --reference does not apply to --start, --duration or "
                          "--compare yet")
     dst = plan_video(src, dst, options.overwrite, options.film.codec)
     inspect(src)  # a bad film fails here, before the model loads; the reader reuses it
-    if options.reference is not None:  # every reference checked before the model loads
+    if (options.reference or options.exemplar) is not None:  # checked before the model
         return _referenced_film(src, dst, options, weights, colorizer, progress)
     colorizer = colorizer or load_colorizer(
         weights, options.render_size or DEFAULT_FILM_RENDER_SIZE, options.batch_size)
@@ -116,11 +119,16 @@ def _film(src, dst, options, weights, colorizer, progress):
 def _referenced_film(src, dst, options, weights, colorizer, progress):
     """Painted frames carried through their shots; a long film in segments, as without
     references, redoing on a rerun only the segments whose painted frames changed."""
-    from .references import ReferenceTrack
+    from .references import ExemplarTrack, ReferenceTrack
 
     render = colorizer.render_size if colorizer else (options.render_size
                                                       or DEFAULT_FILM_RENDER_SIZE)
-    track = ReferenceTrack(src, options.reference, render, scratch_dir=dst.parent)
+    exemplar = _exemplar(options, render)
+    if options.reference is None:
+        track = ExemplarTrack(exemplar)
+    else:
+        track = ReferenceTrack(src, options.reference, render, scratch_dir=dst.parent,
+                               exemplar=exemplar)
     try:
         colorizer = colorizer or load_colorizer(weights, render, options.batch_size)
         film = dict(overwrite=options.overwrite, progress=progress, track=track,
@@ -137,7 +145,16 @@ def _referenced_film(src, dst, options, weights, colorizer, progress):
             from .films import colorize_video
 
             result = colorize_video(src, dst, colorizer, **film)
-        result.references = {"files": len(track.references), "reached": track.reached}
+        result.references = track.summary()
         return result
     finally:
         track.close()
+
+
+def _exemplar(options, render):
+    """The options' exemplar photo, read and sampled (before any model loads), or None."""
+    if options.exemplar is None:
+        return None
+    from .exemplar import Exemplar
+
+    return Exemplar(options.exemplar, render)

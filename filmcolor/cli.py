@@ -131,10 +131,11 @@ def cli():
               help="Films: excerpt length (seconds or [HH:]MM:SS), for a quick preview.")
 @click.option("--compare", is_flag=True,
               help="Films: write the source and the result side by side.")
-@click.option("--reference", type=click.Path(path_type=Path), default=None,
-              help="Films: a folder of painted frames (frame-NNNNNN.png from `filmcolor "
-                   "keyframes`); their colours are carried through each shot. A rerun "
-                   "redoes only the segments whose shots' painted frames changed.")
+@click.option("--reference", "references", type=click.Path(path_type=Path), multiple=True,
+              help="A folder of painted frames (films: frame-NNNNNN.png from `filmcolor "
+                   "keyframes`), whose colours are carried through each shot; or a colour "
+                   "photo of a similar scene (an exemplar, photos and films), whose colours "
+                   "guide the model. Give both to use both.")
 @click.option("--segment-seconds", type=click.FloatRange(min=0), default=None,
               help="Films longer than one segment are done in segments cut at keyframes "
                    "this far apart, kept beside OUTPUT until it is complete, so the same "
@@ -143,7 +144,7 @@ def cli():
 @_engine_options
 @_logging_options
 def colorize(input, output, overwrite, codec, crf, preset, start, duration, compare,
-             reference, segment_seconds, temporal, strength, radius, model_name, weights,
+             references, segment_seconds, temporal, strength, radius, model_name, weights,
              render_size, batch_size, quiet, verbose):
     """Colorize INPUT (a film, an image or a folder of images) into OUTPUT."""
     from tqdm.contrib.logging import logging_redirect_tqdm
@@ -158,12 +159,13 @@ def colorize(input, output, overwrite, codec, crf, preset, start, duration, comp
         overwrite=overwrite, film=FilmOptions.given(codec=codec, crf=crf, preset=preset,
                                                     **_temporal_args(temporal, strength, radius)),
         segment_seconds=segment_seconds, start=start, duration=duration, compare=compare,
-        reference=reference)
+        **_split_references(references))
     if not is_video(input):  # name the first film-only option given, as click would
         for name, value in (("--codec", codec), ("--crf", crf), ("--preset", preset),
                             ("--start", start), ("--duration", duration),
                             ("--segment-seconds", segment_seconds),
-                            ("--compare", compare or None), ("--reference", reference),
+                            ("--compare", compare or None),
+                            ("--reference", options.reference),
                             ("--temporal", temporal),
                             ("--strength", strength), ("--radius", radius)):
             if value is not None:
@@ -184,6 +186,21 @@ def _temporal_args(temporal, strength, radius):
             "strength": F.strength if strength is None else strength,
             "radius": F.radius if radius is None else radius}
 
+
+def _split_references(paths):
+    """--reference values -> {"reference": painted-frames folder, "exemplar": photo}."""
+    out = {}
+    for path in paths:
+        if not path.exists():
+            raise click.BadParameter(f"{path}: no such file or folder",
+                                     param_hint="'--reference'")
+        kind = "reference" if path.is_dir() else "exemplar"
+        if kind in out:
+            what = "folder of painted frames" if kind == "reference" else "exemplar photo"
+            raise click.BadParameter(f"{path}: give one {what} (also {out[kind]})",
+                                     param_hint="'--reference'")
+        out[kind] = path
+    return out
 
 @cli.command()
 @click.option("--data", type=click.Path(path_type=Path, exists=True, file_okay=False),

@@ -104,9 +104,13 @@ class Colorizer:
         long_side = _ceil_to(max(shape), self.downsample)
         return tuple(min(_ceil_to(n, CANVAS_STEP), long_side) for n in shape)
 
-    def colorize(self, grays):
-        """List of luma planes -> list of float RGB at each input's size, luma kept."""
+    def colorize(self, grays, prior=None):
+        """List of luma planes -> list of float RGB at each input's size, luma kept.
+        `prior(luma, ab) -> ab` (at render size), e.g. exemplar.Exemplar.fuse, adjusts
+        each prediction before it is composed."""
         abs_, smalls = self.predict_ab(grays)
+        if prior is not None:
+            abs_ = [prior(s, ab) for s, ab in zip(smalls, abs_)]
         return [color.compose(g, color.chroma_offsets(s, ab))
                 for g, s, ab in zip(grays, smalls, abs_)]
 

@@ -159,7 +159,7 @@ class FrameSink:
         abs_, smalls = colorizer.predict_ab(lumas)
         for frame, ab, small in zip(batch, abs_, smalls):
             if self.track is not None:  # painted chroma carried here, before smoothing
-                ab = self.track.carried(self.track.index_of(frame, self.predicted), ab)
+                ab = self.track.carried(self.track.index_of(frame, self.predicted), ab, small)
             self.predicted += 1
             self._put(self._queue, ("frame", frame, ab, small))
 

@@ -59,6 +59,7 @@ class ColorizeOptions:
     duration: float | None = None  # ... this long
     compare: bool = False  # preview: source and result side by side
     reference: Path | None = None  # films: a folder of painted frames (references.py)
+    exemplar: Path | None = None  # a colour photo whose colours guide the model (exemplar.py)
 
     @property
     def preview(self):

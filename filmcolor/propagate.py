@@ -82,7 +82,7 @@ def guided_fill(ab, conf, luma, radius=FILL_RADIUS, eps=FILL_EPS):
     """Spread confident ab to neighbours of similar luma: normalised convolution with a
     guided filter (guide: luma). Returns (ab, conf) with conf the filtered confidence."""
     def gf(p):
-        return _guided_filter(luma, p, radius, eps)
+        return guided_filter(luma, p, radius, eps)
 
     weight = np.clip(gf(conf), 0.0, 1.0)
     filled = np.dstack([gf(ab[..., k] * conf) for k in range(2)])
@@ -94,7 +94,7 @@ def guided_fill(ab, conf, luma, radius=FILL_RADIUS, eps=FILL_EPS):
     return out_ab.astype(np.float32), np.maximum(conf, weight * (weight > 1e-3))
 
 
-def _guided_filter(guide, src, radius, eps):
+def guided_filter(guide, src, radius, eps):
     size = (2 * radius + 1, 2 * radius + 1)
 
     def box(x):

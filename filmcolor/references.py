@@ -123,8 +123,8 @@ class ReferenceTrack:
     """Carried chroma for every frame of the shots that have a reference: built by one
     decoding pass at render size, kept in a scratch file, read back in film order."""
 
-    def __init__(self, src, folder, render_size, scratch_dir=None):
-        self.src, self.render_size = Path(src), render_size
+    def __init__(self, src, folder, render_size, scratch_dir=None, exemplar=None):
+        self.src, self.render_size, self.exemplar = Path(src), render_size, exemplar
         paths = find_references(folder)
         with VideoReader(src, copy=False) as reader:
             width, height = reader.width, reader.height
@@ -202,13 +202,17 @@ class ReferenceTrack:
             return []
         lo, hi = min(inside), max(inside)
         touched = [(a, b) for a, b in self._shots if a <= hi and b > lo]
-        return [_identity(r.path) for i, r in sorted(self.references.items())
-                if any(a <= i < b for a, b in touched)]
+        key = [_identity(r.path) for i, r in sorted(self.references.items())
+               if any(a <= i < b for a, b in touched)]
+        return key + ([_identity(self.exemplar.path)] if self.exemplar is not None else [])
 
-    def carried(self, index, ab):
-        """The model's `ab` for frame `index` (render size) with the carried chroma blended
-        in where it reached; `ab` itself elsewhere. Called before temporal smoothing, so the
-        smoother sees the colours that will be written."""
+    def carried(self, index, ab, luma):
+        """The model's `ab` for frame `index` (render size, `luma` its luma there) with the
+        carried chroma blended in where it reached; `ab` itself elsewhere (with the
+        exemplar's colours, if one was given, under both). Called before temporal
+        smoothing, so the smoother sees the colours that will be written."""
+        if self.exemplar is not None:
+            ab = self.exemplar.fuse(luma, ab)
         at = self._offsets.get(index)
         if at is None:
             return ab
@@ -229,6 +233,13 @@ class ReferenceTrack:
         model = _resize(np.asarray(ab, np.float32), w, h)
         return blend(ref.ab, ref.painted, model), frame.to_float()
 
+    def summary(self):
+        """What the report says: {"files", "reached"[, "exemplar"]}."""
+        out = {"files": len(self.references), "reached": self.reached}
+        if self.exemplar is not None:
+            out["exemplar"] = self.exemplar.path.name
+        return out
+
     def close(self):
         f, self._file = getattr(self, "_file", None), None
         if f is not None:
@@ -237,6 +248,35 @@ class ReferenceTrack:
                 os.unlink(f.name)
             except OSError:
                 pass
+
+
+class ExemplarTrack:
+    """`--reference photo.jpg` on a film without painted frames: the exemplar's colours
+    guide the model in every frame (exemplar.py); the track interface of ReferenceTrack."""
+
+    references = {}
+    reached = 0
+
+    def __init__(self, exemplar):
+        self.exemplar = exemplar
+
+    def index_of(self, frame, counted):
+        return counted
+
+    def segment_key(self, segment):
+        return [_identity(self.exemplar.path)]
+
+    def carried(self, index, ab, luma):
+        return self.exemplar.fuse(luma, ab)
+
+    def painted(self, index, frame, ab):
+        return None
+
+    def summary(self):
+        return {"files": 0, "reached": 0, "exemplar": self.exemplar.path.name}
+
+    def close(self):
+        pass
 
 
 def _resize(img, w, h):

@@ -79,8 +79,9 @@ def load_gray(path):
     return color.luma(rgb), dtype
 
 
-def colorize_pairs(pairs, colorizer, progress=False, log_failures=True):
-    """Colorize each (input, output) pair; returns the number written.
+def colorize_pairs(pairs, colorizer, progress=False, log_failures=True, prior=None):
+    """Colorize each (input, output) pair; returns the number written. `prior` goes to
+    Colorizer.colorize (an exemplar's colours).
 
     Raises PartialFailure at the end if any item failed (the rest are written); its
     `failures` maps each failed input to its exception.
@@ -105,7 +106,7 @@ def colorize_pairs(pairs, colorizer, progress=False, log_failures=True):
                     if log_failures:
                         log.error("%s", ex)
             if loaded:
-                outputs = colorizer.colorize([g for _, _, g, _ in loaded])
+                outputs = colorizer.colorize([g for _, _, g, _ in loaded], prior)
                 for (src, dst, _, dtype), rgb in zip(loaded, outputs):
                     try:
                         write_image(dst, rgb, dtype)
@@ -125,12 +126,15 @@ def colorize_pairs(pairs, colorizer, progress=False, log_failures=True):
     return done
 
 
-def colorize_image(src, dst, colorizer, overwrite=False, progress=False):
-    """Colorize one photo (or a folder, mirrored) from `src` into `dst`."""
+def colorize_image(src, dst, colorizer, overwrite=False, progress=False, exemplar=None):
+    """Colorize one photo (or a folder, mirrored) from `src` into `dst`; `exemplar`
+    (exemplar.Exemplar) guides every picture's colours."""
     pairs = plan(src, dst, overwrite)
+    prior = exemplar.fuse if exemplar is not None else None
     try:
         many = len(pairs) > 1
-        return colorize_pairs(pairs, colorizer, progress=progress and many, log_failures=many)
+        return colorize_pairs(pairs, colorizer, progress=progress and many, log_failures=many,
+                              prior=prior)
     except PartialFailure as ex:
         if len(pairs) == 1:  # one file: its own error, not "1 of 1 failed"
             raise next(iter(ex.failures.values())) from None
