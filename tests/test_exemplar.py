@@ -86,7 +86,7 @@ def test_cli_photo_takes_its_colours_from_the_exemplar_and_keeps_its_luma(
     assert np.abs(color.luma(out) - np.rint(target * 255) / 255).max() < 2.5 / 255
 
 
-def test_cli_film_takes_an_exemplar_and_one_with_painted_frames(tmp_path, run_cli,
+def test_cli_film_takes_an_exemplar_in_every_frame(tmp_path, run_cli,
                                                                 model_path):
     exemplar = _write_exemplar(tmp_path / "garden.png")
     target, bright, dark = _layout(bright_left=False, seed=2)

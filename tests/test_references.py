@@ -349,3 +349,23 @@ def test_segments_take_references_and_a_repaint_redoes_only_the_shots_segments(
     assert np.allclose(np.median(ab[SEG_SHOT].reshape(-1, 2), axis=0), (-20, -30), atol=6)
     assert not np.allclose(np.median(ab[SEG_SHOT - 1].reshape(-1, 2), axis=0), (-20, -30),
                            atol=15)  # not across the cut
+
+
+def test_painted_frames_and_an_exemplar_together(painted, tmp_path, run_cli, model_path):
+    """The painted frame keeps its painted chroma; the shot without one takes the
+    exemplar's colours instead of the model's alone."""
+    film, masks, keys = painted
+    exemplar = tmp_path / "exemplar.png"
+    rgb = np.zeros((H, W, 3), np.uint8)
+    rgb[..., 2], rgb[..., 1] = 200, 60  # an orange-red picture
+    rgb[::2, ::3] = (40, 90, 220)  # with some texture in blue
+    cv2.imwrite(str(exemplar), rgb)
+    common = ["--weights", model_path, "--codec", "ffv1", "-q"]
+    only_keys, both = tmp_path / "keys.mkv", tmp_path / "both.mkv"
+    assert run_cli(film, only_keys, "--reference", keys, *common)[0] == 0
+    code, err = run_cli(film, both, "--reference", keys, "--reference", exemplar, *common)
+    assert code == 0, err
+    a, b = _uv(both), _uv(only_keys)
+    assert np.array_equal(a[REF], b[REF])  # the painted frame: its painted chroma
+    for t in range(SHOT_A, SHOT_A + SHOT_B):  # no painted frame: the exemplar guides
+        assert np.abs(a[t].astype(int) - b[t].astype(int)).mean() > 2, t
