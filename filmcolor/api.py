@@ -63,7 +63,8 @@ def colorize(src, dst, options=None, *, colorizer=None, progress=False):
     longer than one segment is made in segments beside `dst`, so the same call resumes
     after a crash (segments.colorize_film); a preview is one pass. `colorizer`, an
     engine.Colorizer already loaded from the options' weights, is reused instead of
-    loading them again (its render size then wins)."""
+    loading them again (its render size then wins). A second run on the same output is
+    refused at once (locks.OutputLockedError) while the first holds it."""
     options = options or ColorizeOptions()
     src, dst = Path(src), Path(dst)
     t0 = time.perf_counter()
@@ -78,18 +79,23 @@ def colorize(src, dst, options=None, *, colorizer=None, progress=False):
                          "to video input")
     from .stills import colorize_image, plan
 
+    from .locks import output_lock
+
     plan(src, dst, options.overwrite)  # fail on a bad command before the model loads
     render = colorizer.render_size if colorizer else (options.render_size
                                                       or DEFAULT_RENDER_SIZE)
     exemplar = _exemplar(options, render)
-    colorizer = colorizer or load_colorizer(weights, render, options.batch_size)
-    n = colorize_image(src, dst, colorizer, overwrite=options.overwrite, progress=progress,
-                       exemplar=exemplar)
+    with output_lock(dst):
+        plan(src, dst, options.overwrite)  # again: a run that finished meanwhile wrote it
+        colorizer = colorizer or load_colorizer(weights, render, options.batch_size)
+        n = colorize_image(src, dst, colorizer, overwrite=options.overwrite,
+                           progress=progress, exemplar=exemplar)
     return Outcome("photos", n, dst, time.perf_counter() - t0)
 
 
 def _film(src, dst, options, weights, colorizer, progress):
-    from .films import colorize_video, plan_video
+    from .films import plan_video
+    from .locks import output_lock
     from .video import inspect
 
     if options.preview and options.segment_seconds is not None:
@@ -100,6 +106,15 @@ def _film(src, dst, options, weights, colorizer, progress):
                          "--compare yet")
     dst = plan_video(src, dst, options.overwrite, options.film.codec)
     inspect(src)  # a bad film fails here, before the model loads; the reader reuses it
+    with output_lock(dst):  # the output and its work folder: one run at a time
+        # again under the lock: a run that finished meanwhile has made the output
+        plan_video(src, dst, options.overwrite, options.film.codec)
+        return _locked_film(src, dst, options, weights, colorizer, progress)
+
+
+def _locked_film(src, dst, options, weights, colorizer, progress):
+    from .films import colorize_video
+
     if (options.reference or options.exemplar) is not None:  # checked before the model
         return _referenced_film(src, dst, options, weights, colorizer, progress)
     colorizer = colorizer or load_colorizer(
