@@ -114,7 +114,7 @@ def cli():
     """
 
 
-@cli.command()
+@cli.command(short_help="Colorize a film, a photo or a folder (the default command).")
 @click.argument("input", type=click.Path(path_type=Path))
 @click.argument("output", type=click.Path(path_type=Path))
 @click.option("--overwrite", is_flag=True, help="Replace outputs that already exist.")
@@ -220,8 +220,10 @@ def _split_references(paths):
                    "by an annealed mean  [default: ab-distance (unet), mse (paper)]")
 @click.option("--epochs", type=click.IntRange(min=1), default=None,
               help="[default: 90 (unet), 30 (paper), 60 (paper-recipe)]")
-@click.option("--steps-per-epoch", type=click.IntRange(min=1), default=100, show_default=True)
-@click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True)
+@click.option("--steps-per-epoch", type=click.IntRange(min=1), default=100, show_default=True,
+              help="Training steps (batches) per epoch.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True,
+              help="Crops per training step.")
 @click.option("--crop", type=click.IntRange(min=16), default=128, show_default=True,
               help="Square random-crop size (a multiple of 8, of 16 for the U-Net).")
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=1e-3,
@@ -244,7 +246,8 @@ def _split_references(paths):
               show_default=True, help="Long side validation images are scaled to.")
 @click.option("--val-split", default="val", show_default=True,
               help="Validation subfolder of --data, or a fraction such as 0.15.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed of the crops, augmentation and initial weights.")
 @_logging_options
 def train(data, out, recipe, loss, epochs, steps_per_epoch, batch_size, crop, lr, l2,
           dropout, rebalance, augment, scale_min, render_size, val_split, seed, quiet,
@@ -277,18 +280,20 @@ def train(data, out, recipe, loss, epochs, steps_per_epoch, batch_size, crop, lr
     log.info("best model: %s", best)
 
 
-@cli.command(name="eval")
+@cli.command(name="eval", short_help="Score colours against colour originals (photos or film).")
 @click.option("--data", type=click.Path(path_type=Path), required=True,
-              help="Folder of colour images (recursive).")
+              help="Folder of colour images (recursive), or a colour film.")
 @click.option("--model", "model_names", type=_model_choice(), multiple=True,
               help="Shipped model(s) to compare; repeat for several (default: the default "
                    "model).")
 @click.option("--weights", "weights_list", type=click.Path(path_type=Path), multiple=True,
               help="Model file(s) to compare, after any --model; repeat for several.")
 @click.option("--render-size", type=click.IntRange(min=16), default=None,
-              help=f"[default: {DEFAULT_RENDER_SIZE} for images, {DEFAULT_FILM_RENDER_SIZE} "
-                   "for a film, as when colorizing]")
-@click.option("--batch-size", type=click.IntRange(min=1), default=1, show_default=True)
+              help="Long side, in pixels, at which chroma is predicted  [default: "
+                   f"{DEFAULT_RENDER_SIZE} for images, {DEFAULT_FILM_RENDER_SIZE} for a film, as "
+                   "when colorizing]")
+@click.option("--batch-size", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Images per model call (a film: at least 8).")
 @click.option("--limit", type=click.IntRange(min=1), default=None,
               help="Only the first N images (or frames of a film).")
 @click.option("--per-image", type=click.Path(path_type=Path, dir_okay=False), default=None,
@@ -357,7 +362,7 @@ def eval_(data, model_names, weights_list, render_size, batch_size, limit, per_i
         raise PartialFailure(failures, n + len(failures))
 
 
-@cli.command()
+@cli.command(short_help="Write one gray frame per shot, to paint for --reference.")
 @click.argument("film", type=click.Path(path_type=Path))
 @click.argument("keys", type=click.Path(path_type=Path))
 @click.option("--every", type=click.FloatRange(min=0, min_open=True), default=None,
@@ -375,7 +380,7 @@ def keyframes(film, keys, every, quiet, verbose):
         export_keyframes(film, keys, every=every, progress=not quiet)
 
 
-@cli.command()
+@cli.command(short_help="Colorize a shelf of photos and films overnight, resumably.")
 @click.argument("inputs", nargs=-1, required=True)
 @click.option("-o", "--output", "outdir", type=click.Path(path_type=Path), required=True,
               help="Output folder: results (structure mirrored), report.html, report.json, "

@@ -62,6 +62,27 @@ def test_help_exits_zero(run_cli):
     assert "colorize" in run_cli.stdout and "train" in run_cli.stdout
 
 
+def test_help_describes_every_command_and_option_in_full(run_cli):
+    """The command list shows whole descriptions (no "..."), and every option of every
+    command says what it does; eval's --data names both kinds of data it takes."""
+    import click
+
+    from filmcolor.cli import cli
+
+    assert run_cli("--help")[0] == EXIT_OK
+    listing = run_cli.stdout.split("Commands:")[1]
+    assert "..." not in listing
+    for name in cli.commands:
+        assert name in listing
+    for name, command in cli.commands.items():
+        for param in command.params:
+            if isinstance(param, click.Option):
+                assert param.help, f"{name} {param.opts[0]} has no help text"
+    assert run_cli("eval", "--help")[0] == EXIT_OK
+    assert "Folder of colour images (recursive), or a colour film." in " ".join(
+        run_cli.stdout.split())
+
+
 def test_colorize_help_lists_options(run_cli):
     code, err = run_cli("colorize", "--help")
     assert code == EXIT_OK, err
