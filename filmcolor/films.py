@@ -21,6 +21,7 @@ from .errors import (
 )
 from .paths import check_writable, same_file
 from .options import FILM_DEFAULTS as F
+from .progress import progress_bar
 from .temporal import ChromaSmoother
 from .video import CONTAINERS, LumaFrame, VideoReader, VideoWriter, check_output
 
@@ -73,52 +74,43 @@ def colorize_video(src, dst, colorizer, overwrite=False, codec=F.codec, crf=F.cr
     """
     t0 = time.perf_counter()
     dst = plan_video(src, dst, overwrite, codec)
-    bar = None
     if start is not None and start < 0:
         raise UsageError(f"{src}: --start must not be negative ({start})")
     if duration is not None and duration <= 0:
         raise UsageError(f"{src}: --duration must be positive ({duration})")
-    with VideoReader(src, start=start, duration=duration) as reader:
-        if progress:
-            from tqdm import tqdm
-
-            bar = tqdm(total=reader.expected_frames, unit="frames", desc="colorize",
-                       dynamic_ncols=True)
-        try:
-            with VideoWriter(dst, reader, codec=codec, crf=crf, preset=preset,
-                             compare=compare) as writer:
-                smoother = ChromaSmoother(strength, radius) if temporal else None
-                sink = FrameSink(writer, bar, smoother, track)
-                try:
-                    batch = []
-                    for item in reader:
-                        if isinstance(item, LumaFrame):
-                            batch.append(item)
-                            if len(batch) == colorizer.batch_size:
-                                sink.predict(batch, colorizer)
-                                batch = []
-                        else:
-                            sink.copy(item)
-                    sink.predict(batch, colorizer)
-                    sink.finish()
-                finally:
-                    sink.stop()  # before the writer closes: the sink's thread muxes
-                if reader.packets_skipped > reader.frames_decoded:
-                    # mostly undecodable: a film with most frames missing is not a result
-                    raise VideoOpenError(
-                        f"{src}: video stream unreadable: {reader.packets_skipped} corrupt "
-                        f"packets, {reader.frames_decoded} frames decoded")
-                if writer.frames_written == 0:
-                    if start:
-                        raise UsageError(f"{src}: no frames at or after --start {start} s")
-                    raise VideoOpenError(f"{src}: the video stream has no frames")
-                if not (start or duration):
-                    _warn_short(src, reader)
-                elif reader.packets_skipped:
-                    _warn_skipped(src, reader)
-        finally:
-            if bar is not None:
-                bar.close()
+    with VideoReader(src, start=start, duration=duration) as reader, \
+            progress_bar(progress, reader.expected_frames, "colorize") as bar:
+        with VideoWriter(dst, reader, codec=codec, crf=crf, preset=preset,
+                         compare=compare) as writer:
+            smoother = ChromaSmoother(strength, radius) if temporal else None
+            sink = FrameSink(writer, bar, smoother, track)
+            try:
+                batch = []
+                for item in reader:
+                    if isinstance(item, LumaFrame):
+                        batch.append(item)
+                        if len(batch) == colorizer.batch_size:
+                            sink.predict(batch, colorizer)
+                            batch = []
+                    else:
+                        sink.copy(item)
+                sink.predict(batch, colorizer)
+                sink.finish()
+            finally:
+                sink.stop()  # before the writer closes: the sink's thread muxes
+            if reader.packets_skipped > reader.frames_decoded:
+                # mostly undecodable: a film with most frames missing is not a result
+                raise VideoOpenError(
+                    f"{src}: video stream unreadable: {reader.packets_skipped} corrupt "
+                    f"packets, {reader.frames_decoded} frames decoded")
+            if writer.frames_written == 0:
+                if start:
+                    raise UsageError(f"{src}: no frames at or after --start {start} s")
+                raise VideoOpenError(f"{src}: the video stream has no frames")
+            if not (start or duration):
+                _warn_short(src, reader)
+            elif reader.packets_skipped:
+                _warn_skipped(src, reader)
     seconds = time.perf_counter() - t0
     log.debug("%s: %d frames in %.1f s", dst, writer.frames_written, seconds)
     return VideoResult(frames=writer.frames_written, seconds=seconds, output=dst)

@@ -36,6 +36,7 @@ from pathlib import Path
 from .errors import VideoOpenError
 from .films import FrameSink
 from .paths import check_writable
+from .progress import progress_bar
 from .models import upgrade_settings
 from .options import DEFAULT_RADIUS, SEGMENT_SECONDS
 from .options import FILM_DEFAULTS as F
@@ -324,7 +325,7 @@ def colorize_film(src, dst, colorizer, identity, seconds=SEGMENT_SECONDS, overwr
     with another model or other settings are not reused. `track` (references.
     ReferenceTrack) carries painted frames; a segment is redone when the painted frames
     of the shots it touches changed, and only then. Returns a films.VideoResult."""
-    from .films import VideoResult, colorize_video, plan_video
+    from .films import colorize_video, plan_video
 
     t0 = time.perf_counter()
     film = {"codec": codec, "crf": crf, "preset": preset, "temporal": temporal,
@@ -347,13 +348,16 @@ def colorize_film(src, dst, colorizer, identity, seconds=SEGMENT_SECONDS, overwr
     if stale:
         log.info("%s: %d finished segment%s redone: their painted frames changed", src,
                  len(stale), "" if len(stale) == 1 else "s")
-    bar = None
-    if progress:
-        from tqdm import tqdm
+    total = sum(s.frames for s in segments)
+    initial = sum(s.frames for s in segments if s.index in finished)
+    with progress_bar(progress, total, "colorize", initial=initial) as bar:
+        return _colorize_segments(src, dst, colorizer, work, segments, finished, bar, track,
+                                  film, t0)
 
-        bar = tqdm(total=sum(s.frames for s in segments), unit="frames", desc="colorize",
-                   initial=sum(s.frames for s in segments if s.index in finished),
-                   dynamic_ncols=True)
+
+def _colorize_segments(src, dst, colorizer, work, segments, finished, bar, track, film, t0):
+    from .films import VideoResult
+
     try:
         for segment in segments:
             if segment.index not in finished:
@@ -366,9 +370,6 @@ def colorize_film(src, dst, colorizer, identity, seconds=SEGMENT_SECONDS, overwr
         log.warning("%s: stopped with %d of %d segments finished (kept in %s); the same "
                     "command resumes", src, done, len(segments), work.workdir)
         raise
-    finally:
-        if bar is not None:
-            bar.close()
     return VideoResult(frames=frames, seconds=time.perf_counter() - t0, output=dst)
 
 

@@ -23,6 +23,7 @@ from .errors import (
 )
 from .image import IMAGE_EXTENSIONS, find_images, is_image_path, read_image, write_image
 from .paths import check_writable, same_file
+from .progress import progress_bar
 
 log = logging.getLogger("filmcolor")
 
@@ -86,44 +87,41 @@ def colorize_pairs(pairs, colorizer, progress=False, log_failures=True, prior=No
     Raises PartialFailure at the end if any item failed (the rest are written); its
     `failures` maps each failed input to its exception.
     """
-    failures = {}
-    done = 0
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=len(pairs), unit="images", desc="colorize", dynamic_ncols=True)
-    try:
-        for start in range(0, len(pairs), colorizer.batch_size):
-            chunk = pairs[start:start + colorizer.batch_size]
-            loaded = []
-            for src, dst in chunk:
-                try:
-                    gray, dtype = load_gray(src)
-                    loaded.append((src, dst, gray, dtype))
-                except (ImageReadError, InputNotFoundError) as ex:
-                    failures[str(src)] = ex
-                    if log_failures:
-                        log.error("%s", ex)
-            if loaded:
-                outputs = colorizer.colorize([g for _, _, g, _ in loaded], prior)
-                for (src, dst, _, dtype), rgb in zip(loaded, outputs):
-                    try:
-                        write_image(dst, rgb, dtype)
-                        done += 1
-                        log.debug("%s -> %s", src, dst)
-                    except OutputWriteError as ex:
-                        failures[str(src)] = ex
-                        if log_failures:
-                            log.error("%s", ex)
-            if bar is not None:
-                bar.update(len(chunk))
-    finally:
-        if bar is not None:
-            bar.close()
+    with progress_bar(progress, len(pairs), "colorize", unit="images") as bar:
+        failures, done = _colorize_chunks(pairs, colorizer, bar, log_failures, prior)
     if failures:
         raise PartialFailure(failures, len(pairs))
     return done
+
+
+def _colorize_chunks(pairs, colorizer, bar, log_failures, prior):
+    failures = {}
+    done = 0
+    for start in range(0, len(pairs), colorizer.batch_size):
+        chunk = pairs[start:start + colorizer.batch_size]
+        loaded = []
+        for src, dst in chunk:
+            try:
+                gray, dtype = load_gray(src)
+                loaded.append((src, dst, gray, dtype))
+            except (ImageReadError, InputNotFoundError) as ex:
+                failures[str(src)] = ex
+                if log_failures:
+                    log.error("%s", ex)
+        if loaded:
+            outputs = colorizer.colorize([g for _, _, g, _ in loaded], prior)
+            for (src, dst, _, dtype), rgb in zip(loaded, outputs):
+                try:
+                    write_image(dst, rgb, dtype)
+                    done += 1
+                    log.debug("%s -> %s", src, dst)
+                except OutputWriteError as ex:
+                    failures[str(src)] = ex
+                    if log_failures:
+                        log.error("%s", ex)
+        if bar is not None:
+            bar.update(len(chunk))
+    return failures, done
 
 
 def colorize_image(src, dst, colorizer, overwrite=False, progress=False, exemplar=None):

@@ -5,6 +5,7 @@ import json
 import logging
 import os
 import re
+import time
 from urllib.parse import unquote
 
 import cv2
@@ -435,6 +436,69 @@ def test_one_progress_bar_counts_frames_and_items(run_cli, shelf, tmp_path, mode
     assert code == 0, err
     # 3 photos (a frame each) and the 6-frame clip
     assert "9/9 [" in err and "4/4 items" in err, err
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_the_bar_counts_a_films_frames_while_it_is_encoded(tmp_path, model_path, jobs,
+                                                           monkeypatch, capsys):
+    """The bar moves within a film (not only when it finishes), also when a worker process
+    encodes it, and appears with the first frame, so the start-up is not in its rate."""
+    monkeypatch.setattr(batch_mod._Progress, "POLL_SECONDS", 0.02)
+    (tmp_path / "shelf").mkdir()
+    write_clip(tmp_path / "shelf" / "film.mp4", n=240, audio=False)
+    real = batch_mod.run_task
+
+    def slow_task(*a, **k):  # a worker slowed down so the poller sees it mid-film
+        import filmcolor.films as films
+
+        put = films.FrameSink._put
+
+        def put_slowly(self, q, item):
+            if item[0] == "frame":
+                time.sleep(0.004)
+            return put(self, q, item)
+
+        films.FrameSink._put = put_slowly
+        import filmcolor.batch.tasks as tasks
+
+        tasks.PROGRESS_SECONDS = 0.02
+        try:
+            return real(*a, **k)
+        finally:
+            films.FrameSink._put = put
+
+    monkeypatch.setattr(batch_mod, "run_task", slow_task)
+    out = tmp_path / "out"
+    run_batch([tmp_path / "shelf"], out, BatchOptions(
+        weights=model_path, render_size=32, jobs=jobs, progress=True))
+    err = capsys.readouterr().err
+    counts = {int(m) for m in re.findall(r"\| *(\d+)/240 \[", err)}
+    assert 240 in counts and any(0 < n < 240 for n in counts), err
+    assert 0 not in counts  # no bar before the first frame
+    assert not (out / batch_mod.WORK_DIR).exists()  # the progress files are gone
+
+
+def test_the_log_says_what_the_outdir_holds_and_who_loaded_the_model(
+        shelf, tmp_path, model_path, caplog, monkeypatch):
+    import filmcolor.batch.tasks as tasks
+
+    monkeypatch.setattr(tasks, "_COLORIZERS", {})  # this process loads the model afresh
+    (shelf / "broken.png").unlink()
+    out = tmp_path / "out"
+    with caplog.at_level(logging.INFO, logger="filmcolor"):
+        run_batch([shelf], out, BatchOptions(weights=model_path, render_size=32))
+    first = caplog.text
+    assert re.search(r"model loaded in \d+\.\d s by worker pid \d+ on \S+ \(counted in "
+                     r"the time of ", first), first
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="filmcolor"):
+        rep = run_batch([shelf], out, BatchOptions(weights=model_path, render_size=32))
+    t = rep["totals"]
+    assert (t["done"], t["skipped"], t["in_outdir"], t["items"]) == (0, 4, 4, 4)
+    assert f"batch: 4 of 4 items in {out} (0 done now, 4 done earlier), 0 failed" \
+        in caplog.text
+    page = (out / "report.html").read_text()
+    assert "in the output folder: <b>4</b> of 4" in page
 
 
 @pytest.mark.parametrize("jobs", [1, 2])

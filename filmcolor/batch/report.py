@@ -50,6 +50,8 @@ def write_reports(outdir, rows, thumbs, seconds):
     per row."""
     totals = {s: sum(r["status"] == s for r in rows) for s in STATUSES}
     totals["items"] = len(rows)
+    # what OUTDIR holds: done in this run or in an earlier one (a rerun skips those)
+    totals["in_outdir"] = totals["done"] + totals["skipped"]
     totals["with_warnings"] = sum(bool(r["warnings"]) for r in rows)
     totals["frames"] = sum(r["frames"] or 0 for r in rows if r["status"] in ("done", "skipped"))
     totals["seconds"] = round(seconds, 3)
@@ -133,8 +135,10 @@ def _html(report, thumbs, outdir):
     out = ["<!doctype html><html><head><meta charset='utf-8'>",
            "<title>filmcolor batch report</title>", f"<style>{_CSS}</style></head><body>",
            "<h1>filmcolor batch report</h1><p class='totals'>",
-           f"<span>done: <b>{t['done']}</b></span><span>failed: <b>{t['failed']}</b></span>",
-           f"<span>skipped: <b>{t['skipped']}</b></span>",
+           f"<span>in the output folder: <b>{t['in_outdir']}</b> of {t['items']}</span>",
+           f"<span>done now: <b>{t['done']}</b></span>",
+           f"<span>done earlier: <b>{t['skipped']}</b></span>",
+           f"<span>failed: <b>{t['failed']}</b></span>",
            f"<span>pending: <b>{t['pending']}</b></span>",
            f"<span>with warnings: <b>{t['with_warnings']}</b></span>",
            f"<span>frames: <b>{t['frames']}</b></span>",

@@ -178,6 +178,7 @@ class _Run:
         if self.opts.progress and (tasks or self.films):
             self.bar = _Progress(frames, sum(r["status"] == "pending"
                                              for r in self.rows.values()))
+            tasks = [self._counted(t) for t in tasks]
         try:
             for film in list(self.films.values()):
                 if film.complete():  # a killed run finished every segment but not the join
@@ -203,14 +204,32 @@ class _Run:
         finally:
             if self.bar is not None:
                 self.bar.close()
+                progress = self.outdir / WORK_DIR / "progress"
+                if progress.is_dir() and not any(progress.iterdir()):
+                    progress.rmdir()
+                    _remove_empty_parents(progress, self.outdir)
         rep = self._write_reports()
         failures = {r["input"]: r["reason"] for r in rep["items"] if r["status"] == "failed"}
         t = rep["totals"]
-        log.info("batch: %d done, %d skipped, %d failed in %.1f s; report: %s", t["done"],
+        log.info("batch: %d of %d items in %s (%d done now, %d done earlier), %d failed, "
+                 "in %.1f s; report: %s", t["in_outdir"], t["items"], self.outdir, t["done"],
                  t["skipped"], t["failed"], t["seconds"], self.outdir / report.REPORT_HTML)
         if failures:
             raise PartialFailure(failures, len(self.items))
         return rep
+
+    def _counted(self, task):
+        """The task with a file its worker counts frames into (films: a photo is one)."""
+        if task.item.kind != "video":
+            return task
+        import dataclasses
+        import hashlib
+
+        name = hashlib.sha1(task.item.key.encode()).hexdigest()[:16]
+        seg = "" if task.segment is None else f"-{task.segment.index}"
+        folder = self.outdir / WORK_DIR / "progress"
+        folder.mkdir(parents=True, exist_ok=True)
+        return dataclasses.replace(task, progress=str(folder / f"{name}{seg}.count"))
 
     def _is_done(self, item, settings):
         old = self.state.get(item.key)
@@ -273,10 +292,13 @@ class _Run:
         if result["worker"] != WORKER:  # logged in another process: into this log too
             for message in result["warnings"]:
                 log.warning("%s", message)
+        if result.get("load_seconds"):
+            log.info("model loaded in %.1f s by %s (counted in the time of %s)",
+                     result["load_seconds"], _worker(result["worker"]), task.name)
         if task.segment is None:
             self._record(item, result)
             if self.bar is not None:
-                self.bar.update(result["frames"] or 0, item_done=True)
+                self.bar.update(result["frames"] or 0, item_done=True, task=task)
             return
         film = self.films.get(item.key)
         if film is None or film.failed:
@@ -290,14 +312,14 @@ class _Run:
             self._record(item, result)
             self.films.pop(item.key, None)
             if self.bar is not None:
-                self.bar.update(0, item_done=True)
+                self.bar.update(0, item_done=True, task=task)
             return
         film.finished.add(task.segment.index)
         film.workers.add(result["worker"])
         log.info("segment %d of %d done %s (%.1f s, %s)", task.segment.index + 1,
-                 len(film.segments), item.src, result["seconds"], result["worker"])
+                 len(film.segments), item.src, result["seconds"], _worker(result["worker"]))
         if self.bar is not None:
-            self.bar.update(result["frames"] or 0)
+            self.bar.update(result["frames"] or 0, task=task)
         if film.complete():
             self._join(film)
         else:
@@ -315,14 +337,14 @@ class _Run:
             return
         if self.opts.jobs == 1 and not self.opts.scheduler:
             for task in tasks:
-                log.info("start %s (attempt %d)", task.name, attempt)
+                self._started(task, attempt)
                 yield task, run_task(task, self.weights, self.opts, attempt)
             return
         from joblib import Parallel, delayed
 
         def calls():
             for task in tasks:
-                log.info("start %s (attempt %d)", task.name, attempt)
+                self._started(task, attempt)
                 yield delayed(run_task)(task, self.weights, self.opts, attempt)
 
         by_key = {(t.item.key, None if t.segment is None else t.segment.index): t
@@ -336,6 +358,11 @@ class _Run:
                                     category=UserWarning)
             for result in parallel(calls()):
                 yield by_key[result["key"], result["segment"]], result
+
+    def _started(self, task, attempt):
+        log.info("start %s (attempt %d)", task.name, attempt)
+        if self.bar is not None:
+            self.bar.watch(task)
 
     def _record(self, item, result):
         status = result["status"]
@@ -390,22 +417,77 @@ class _Run:
 
 
 class _Progress:
-    """One bar for the whole run: frames (a photo is one), with items done beside it."""
+    """One bar for the whole run: frames (a photo is one), with items done beside it.
+
+    Films count their frames as they are encoded: each running task's worker writes its
+    count to a file (tasks.FrameCounter), which a thread here reads every POLL_SECONDS.
+    The bar appears with the first frame counted, so its rate and ETA leave out the
+    start-up (workers starting, the model loading)."""
+
+    POLL_SECONDS = 0.5
 
     def __init__(self, frames, items):
-        from tqdm import tqdm
+        self.total, self.items, self.done = frames, items, 0
+        self.finished = 0  # frames of the tasks that finished
+        self.running = {}  # progress file of a started task -> its last count
+        self.bar = None
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, name="filmcolor-progress",
+                                        daemon=True)
+        self._thread.start()
 
-        self.items, self.done = items, 0
-        self.bar = tqdm(total=frames or None, unit="frames", desc="batch", dynamic_ncols=True)
-        self.bar.set_postfix_str(f"0/{items} items")
+    def watch(self, task):
+        if task.progress:
+            with self._lock:
+                self.running[task.progress] = 0
 
-    def update(self, frames, item_done=False):
-        self.done += bool(item_done)
+    def update(self, frames, item_done=False, task=None):
+        """A task (or a film's join) finished, with `frames` written."""
+        with self._lock:
+            if task is not None:
+                self.running.pop(task.progress, None)
+            self.finished += frames
+            self.done += bool(item_done)
+            self._show()
+
+    def _poll(self):
+        from .tasks import read_count
+
+        while not self._stop.wait(self.POLL_SECONDS):
+            with self._lock:
+                for path, n in list(self.running.items()):
+                    self.running[path] = max(n, read_count(path))
+                self._show()
+
+    def _show(self):
+        n = self.finished + sum(self.running.values())
+        if self.bar is None:
+            if n == 0 and not self.done:
+                return
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=self.total or None, unit="frames", desc="batch",
+                            initial=n, dynamic_ncols=True,
+                            postfix=f"{self.done}/{self.items} items")
+            return
         self.bar.set_postfix_str(f"{self.done}/{self.items} items", refresh=False)
-        self.bar.update(frames)
+        if n > self.bar.n:
+            self.bar.update(n - self.bar.n)
+        else:
+            self.bar.refresh()
 
     def close(self):
-        self.bar.close()
+        self._stop.set()
+        self._thread.join()
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _worker(name):
+    """'host:pid' (as results name their worker) in words."""
+    host, _, pid = name.rpartition(":")
+    return f"worker pid {pid} on {host}"
 
 
 def _expected_frames(task):

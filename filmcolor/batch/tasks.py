@@ -12,6 +12,7 @@ import socket
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from ..errors import FilmcolorError
 
@@ -22,6 +23,7 @@ class Task:
     settings: dict  # what the output is made with (the state file's record)
     segment: object = None  # segments.Segment, None for a whole photo or film
     workdir: object = None  # the film's work folder (segments only)
+    progress: object = None  # a file the worker counts its written frames into, or None
 
     @property
     def name(self):
@@ -34,6 +36,38 @@ log = logging.getLogger("filmcolor")
 WORKER = f"{socket.gethostname()}:{os.getpid()}"  # this process, as results name it
 
 _COLORIZERS = {}  # (weights path, render size, batch size) -> Colorizer, per process
+PROGRESS_SECONDS = 0.5  # a worker rewrites its frame count at most this often
+
+
+class FrameCounter:
+    """Frames written by one task, in a file its parent reads (batch/run.py's bar): the
+    same for this process, loky's workers and a Dask worker sharing OUTDIR."""
+
+    def __init__(self, path):
+        self.path, self.n, self._written = Path(path), 0, 0.0
+
+    def update(self, n=1):
+        self.n += n
+        now = time.monotonic()
+        if now - self._written >= PROGRESS_SECONDS:
+            self._written = now
+            try:
+                from ..image import write_atomic
+
+                write_atomic(self.path, str(self.n).encode())
+            except Exception:  # noqa: BLE001 - progress is never worth failing a film for
+                pass
+
+    def close(self):
+        self.path.unlink(missing_ok=True)
+
+
+def read_count(path):
+    """A FrameCounter's last count (0 before its first write)."""
+    try:
+        return int(Path(path).read_text())
+    except (OSError, ValueError):
+        return 0
 
 
 def _colorizer(weights, render_size, batch_size):
@@ -54,20 +88,28 @@ def run_task(task, weights, opts, attempt=1):
     warnings, reason}: `worker` is host:pid (which worker did a film's segments is in the
     report), `warnings` the warnings logged meanwhile (a worker's log is not the parent's,
     so they travel back with the result)."""
-    colorizer = _colorizer(weights, task.settings["render_size"], opts.batch_size)
     t0 = time.perf_counter()
+    loaded = len(_COLORIZERS)
+    colorizer = _colorizer(weights, task.settings["render_size"], opts.batch_size)
     item = task.item
     result = {"key": item.key, "segment": None if task.segment is None else task.segment.index,
               "settings": task.settings, "attempt": attempt, "frames": None,
-              "worker": WORKER}
-    with collect_warnings() as warnings:
-        _run(task, colorizer, weights, opts, result)
+              "worker": WORKER,
+              # the model load is part of the item that paid for it, and said apart
+              "load_seconds": time.perf_counter() - t0 if len(_COLORIZERS) > loaded else 0.0}
+    counter = FrameCounter(task.progress) if task.progress else None
+    try:
+        with collect_warnings() as warnings:
+            _run(task, colorizer, weights, opts, result, counter)
+    finally:
+        if counter is not None:
+            counter.close()
     result["warnings"] = warnings
     result["seconds"] = time.perf_counter() - t0
     return result
 
 
-def _run(task, colorizer, weights, opts, result):
+def _run(task, colorizer, weights, opts, result, counter):
     item = task.item
     try:
         if task.segment is not None:
@@ -75,7 +117,7 @@ def _run(task, colorizer, weights, opts, result):
 
             part = part_path(task.workdir, task.segment)
             result["frames"] = colorize_segment(item.src, item.dst, task.segment, part,
-                                                colorizer, **opts.film.kwargs())
+                                                colorizer, bar=counter, **opts.film.kwargs())
         else:  # a whole photo or a film of one segment: the library's own call
             from ..api import colorize
             from ..options import ColorizeOptions
@@ -83,7 +125,8 @@ def _run(task, colorizer, weights, opts, result):
             film = ({"film": opts.film, "segment_seconds": 0, "reference": item.refs}
                     if item.kind == "video" else {})
             options = ColorizeOptions(weights=weights, overwrite=True, **film)
-            done = colorize(item.src, item.dst, options, colorizer=colorizer)
+            done = colorize(item.src, item.dst, options, colorizer=colorizer,
+                            progress=counter or False)
             result["frames"] = done.count
             if done.references is not None:
                 result["references"] = done.references
