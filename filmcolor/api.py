@@ -37,6 +37,14 @@ def is_video(path):
     return path.is_file() and not is_image_path(path) and has_video_stream(path)
 
 
+def _still_from_animation(src, dst):
+    """A GIF (which PyAV opens as a film) given a still image's name as output: the user
+    wants a picture, so it is read as one (its first frame, with a warning)."""
+    from .image import is_image_path, is_still_input_path
+
+    return is_still_input_path(src) and not is_image_path(src) and is_image_path(dst)
+
+
 def weights_path(options):
     """The weights file `options` names: its `weights`, else its shipped `model`'s."""
     from .models import shipped_weights
@@ -69,7 +77,7 @@ def colorize(src, dst, options=None, *, colorizer=None, progress=False):
     src, dst = Path(src), Path(dst)
     t0 = time.perf_counter()
     weights = weights_path(options)
-    if is_video(src):
+    if is_video(src) and not _still_from_animation(src, dst):
         result = _film(src, dst, options, weights, colorizer, progress)
         return Outcome("film", result.frames, result.output, time.perf_counter() - t0,
                        result.references)
@@ -89,7 +97,8 @@ def colorize(src, dst, options=None, *, colorizer=None, progress=False):
         plan(src, dst, options.overwrite)  # again: a run that finished meanwhile wrote it
         colorizer = colorizer or load_colorizer(weights, render, options.batch_size)
         n = colorize_image(src, dst, colorizer, overwrite=options.overwrite,
-                           progress=progress, exemplar=exemplar)
+                           progress=progress, exemplar=exemplar,
+                           max_pixels=options.max_pixels)
     return Outcome("photos", n, dst, time.perf_counter() - t0)
 
 

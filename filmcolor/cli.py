@@ -7,7 +7,7 @@ import click
 
 from . import __version__
 from .options import (DEFAULT_BATCH_SIZE, DEFAULT_FILM_RENDER_SIZE, DEFAULT_RENDER_SIZE,
-                      SEGMENT_SECONDS, ColorizeOptions, FilmOptions)
+                      MAX_PIXELS, SEGMENT_SECONDS, ColorizeOptions, FilmOptions)
 from .options import FILM_DEFAULTS as F
 
 log = logging.getLogger("filmcolor")
@@ -140,12 +140,16 @@ def cli():
               help="Films longer than one segment are done in segments cut at keyframes "
                    "this far apart, kept beside OUTPUT until it is complete, so the same "
                    f"command resumes after a crash; 0: one pass  [default: {SEGMENT_SECONDS:g}]")
+@click.option("--max-pixels", type=click.IntRange(min=1), default=None,
+              help="Photos: refuse an image whose header declares more pixels than this, "
+                   "before decoding it  [default: FILMCOLOR_MAX_PIXELS, else "
+                   f"{MAX_PIXELS:_}]")
 @_smoothing_options
 @_engine_options
 @_logging_options
 def colorize(input, output, overwrite, codec, crf, preset, start, duration, compare,
-             references, segment_seconds, temporal, strength, radius, model_name, weights,
-             render_size, batch_size, quiet, verbose):
+             references, segment_seconds, max_pixels, temporal, strength, radius, model_name,
+             weights, render_size, batch_size, quiet, verbose):
     """Colorize INPUT (a film, an image or a folder of images) into OUTPUT."""
     from tqdm.contrib.logging import logging_redirect_tqdm
 
@@ -159,7 +163,7 @@ def colorize(input, output, overwrite, codec, crf, preset, start, duration, comp
         overwrite=overwrite, film=FilmOptions.given(codec=codec, crf=crf, preset=preset,
                                                     **_temporal_args(temporal, strength, radius)),
         segment_seconds=segment_seconds, start=start, duration=duration, compare=compare,
-        **_split_references(references))
+        max_pixels=max_pixels, **_split_references(references))
     if not is_video(input):  # name the first film-only option given, as click would
         for name, value in (("--codec", codec), ("--crf", crf), ("--preset", preset),
                             ("--start", start), ("--duration", duration),

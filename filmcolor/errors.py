@@ -43,6 +43,10 @@ class ImageReadError(FilmcolorError):
     """An input exists but cannot be decoded as an image."""
 
 
+class ImageTooLargeError(ImageReadError):
+    """An image's header declares more pixels than the limit (options.MAX_PIXELS)."""
+
+
 class OutputWriteError(FilmcolorError):
     """The output (or its folder) cannot be written."""
 

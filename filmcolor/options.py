@@ -15,6 +15,11 @@ DEFAULT_BATCH_SIZE = 8
 SEGMENT_SECONDS = 120  # a kill loses at most this much work
 DEFAULT_STRENGTH = 1.0  # temporal smoothing: measured, see temporal.py's docstring
 DEFAULT_RADIUS = 2
+# images whose header declares more pixels are refused before decoding (--max-pixels,
+# FILMCOLOR_MAX_PIXELS): a 200 MP scan (e.g. 17000 x 11500) decodes to 0.6 GB as 8-bit RGB
+# and 2.4 GB as the float RGB the pipeline holds, while a damaged or hostile header can
+# claim 20000 x 20000 in a 300-byte file and cost 25 s before it fails
+MAX_PIXELS = 200_000_000
 
 
 @dataclass(frozen=True)
@@ -60,6 +65,7 @@ class ColorizeOptions:
     compare: bool = False  # preview: source and result side by side
     reference: Path | None = None  # films: a folder of painted frames (references.py)
     exemplar: Path | None = None  # a colour photo whose colours guide the model (exemplar.py)
+    max_pixels: int | None = None  # photos: header limit; None: FILMCOLOR_MAX_PIXELS or MAX_PIXELS
 
     @property
     def preview(self):

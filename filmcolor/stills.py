@@ -21,7 +21,8 @@ from .errors import (
     SameFileError,
     UsageError,
 )
-from .image import IMAGE_EXTENSIONS, find_images, is_image_path, read_image, write_image
+from .image import (IMAGE_EXTENSIONS, find_images, is_image_path, is_still_input_path,
+                    read_image, write_image)
 from .paths import check_writable, same_file
 from .progress import progress_bar
 
@@ -50,7 +51,7 @@ def plan(src, dst, overwrite=False):
             raise UsageError(f"{dst}: output folder contains the input folder")
         pairs = [(p, dst / p.relative_to(src)) for p in inputs]
     else:
-        if not is_image_path(src):
+        if not is_still_input_path(src):
             raise UsageError(f"{src}: not an image file name ({src.suffix or 'no extension'})")
         if dst.is_dir():
             dst = dst / src.with_suffix(".png").name
@@ -71,30 +72,33 @@ def plan(src, dst, overwrite=False):
     return pairs
 
 
-def load_gray(path):
-    """Read an image as luma; a colour input is converted with a warning."""
-    rgb, dtype = read_image(path)
+def load_gray(path, max_pixels=None):
+    """Read an image as luma; a colour input is converted with a warning. `max_pixels`:
+    image.read_image's limit (None: its default)."""
+    rgb, dtype = read_image(path, max_pixels)
     spread = rgb.max(axis=-1) - rgb.min(axis=-1)
     if float(spread.max()) > COLOUR_TOLERANCE:
         log.warning("%s: colour image; converted to gray before colorizing", path)
     return color.luma(rgb), dtype
 
 
-def colorize_pairs(pairs, colorizer, progress=False, log_failures=True, prior=None):
+def colorize_pairs(pairs, colorizer, progress=False, log_failures=True, prior=None,
+                   max_pixels=None):
     """Colorize each (input, output) pair; returns the number written. `prior` goes to
-    Colorizer.colorize (an exemplar's colours).
+    Colorizer.colorize (an exemplar's colours); `max_pixels` to image.read_image.
 
     Raises PartialFailure at the end if any item failed (the rest are written); its
     `failures` maps each failed input to its exception.
     """
     with progress_bar(progress, len(pairs), "colorize", unit="images") as bar:
-        failures, done = _colorize_chunks(pairs, colorizer, bar, log_failures, prior)
+        failures, done = _colorize_chunks(pairs, colorizer, bar, log_failures, prior,
+                                          max_pixels)
     if failures:
         raise PartialFailure(failures, len(pairs))
     return done
 
 
-def _colorize_chunks(pairs, colorizer, bar, log_failures, prior):
+def _colorize_chunks(pairs, colorizer, bar, log_failures, prior, max_pixels):
     failures = {}
     done = 0
     for start in range(0, len(pairs), colorizer.batch_size):
@@ -102,7 +106,7 @@ def _colorize_chunks(pairs, colorizer, bar, log_failures, prior):
         loaded = []
         for src, dst in chunk:
             try:
-                gray, dtype = load_gray(src)
+                gray, dtype = load_gray(src, max_pixels)
                 loaded.append((src, dst, gray, dtype))
             except (ImageReadError, InputNotFoundError) as ex:
                 failures[str(src)] = ex
@@ -124,15 +128,17 @@ def _colorize_chunks(pairs, colorizer, bar, log_failures, prior):
     return failures, done
 
 
-def colorize_image(src, dst, colorizer, overwrite=False, progress=False, exemplar=None):
+def colorize_image(src, dst, colorizer, overwrite=False, progress=False, exemplar=None,
+                   max_pixels=None):
     """Colorize one photo (or a folder, mirrored) from `src` into `dst`; `exemplar`
-    (exemplar.Exemplar) guides every picture's colours."""
+    (exemplar.Exemplar) guides every picture's colours; an image whose header declares
+    more than `max_pixels` (None: image.pixel_limit()) fails before it is decoded."""
     pairs = plan(src, dst, overwrite)
     prior = exemplar.fuse if exemplar is not None else None
     try:
         many = len(pairs) > 1
         return colorize_pairs(pairs, colorizer, progress=progress and many, log_failures=many,
-                              prior=prior)
+                              prior=prior, max_pixels=max_pixels)
     except PartialFailure as ex:
         if len(pairs) == 1:  # one file: its own error, not "1 of 1 failed"
             raise next(iter(ex.failures.values())) from None
