@@ -52,10 +52,11 @@ def _fill(frame, planes):
 
 def write_clip(path, size=(48, 64), n=N_FRAMES, codec="libx264", pix_fmt="yuv420p",
                audio=True, pts=None, time_base=None, colour_tags=None, faststart=False,
-               gop=None, lumas=None):
+               gop=None, lumas=None, options=None):
     """Write a gray test clip; `pts` (with `time_base`) makes it variable-frame-rate; `gop`
     puts a keyframe every that many frames; `lumas` (uint8 arrays of `size`) replace the
-    moving test pattern."""
+    moving test pattern; `options` are the encoder's (libx264: preset ultrafast unless
+    they say otherwise)."""
     h, w = size
     bits = 10 if "10" in pix_fmt else 8
     options = {"movflags": "+faststart"} if faststart else {}
@@ -64,8 +65,9 @@ def write_clip(path, size=(48, 64), n=N_FRAMES, codec="libx264", pix_fmt="yuv420
         vs.width, vs.height, vs.pix_fmt = w, h, pix_fmt
         if time_base is not None:
             vs.time_base = vs.codec_context.time_base = time_base
-        if codec == "libx264":
-            vs.codec_context.options = {"preset": "ultrafast"}
+        if codec == "libx264" or options:
+            vs.codec_context.options = {**({"preset": "ultrafast"} if codec == "libx264"
+                                           else {}), **(options or {})}
         if gop:
             vs.codec_context.gop_size = gop
         for attr, value in (colour_tags or {}).items():
@@ -618,3 +620,62 @@ def test_a_film_is_opened_twice_before_its_first_frame_is_colorized(tmp_path, ru
                         "--render-size", "32", "-q")
     assert code == 0, err
     assert at_first_frame == [2], (at_first_frame, len(opens))
+
+
+# ----------------------------------------------------------------------------- damaged input
+
+
+def tolerant_decode(path):
+    """What a plain PyAV decoder that goes on after errors gets from `path`: the frames'
+    presentation times (seconds) and how many packets failed."""
+    times, failed = [], 0
+    with av.open(str(path)) as c:
+        for packet in c.demux(video=0):
+            try:
+                times += [f.pts * f.time_base for f in packet.decode()]
+            except av.FFmpegError:
+                failed += 1
+    return times, failed
+
+
+def flip_bytes(path, start, n):
+    """Invert `n` bytes of the file from offset `start`, in place."""
+    data = bytearray(Path(path).read_bytes())
+    data[start:start + n] = bytes(b ^ 0xFF for b in data[start:start + n])
+    Path(path).write_bytes(bytes(data))
+    return path
+
+
+def packet_spans(path, kind):
+    """(file offset, size) of each non-empty packet of the first stream of `kind`."""
+    with av.open(str(path)) as c:
+        stream = next(s for s in c.streams if s.type == kind)
+        return [(p.pos, p.size) for p in c.demux(stream) if p.size]
+
+
+def damaged_film(tmp_path, case):
+    if case == "mp4-cut-b-frames":  # moov first, cut at 70%: the last packet is broken
+        src = write_clip(tmp_path / "cut.mp4", n=48, faststart=True,
+                         options={"preset": "fast"})  # B-frames: frames wait in the decoder
+        data = src.read_bytes()
+        src.write_bytes(data[:len(data) * 7 // 10])
+        return src
+    if "libvpx-vp9" not in av.codecs_available:
+        pytest.skip("this PyAV has no libvpx-vp9 encoder")
+    src = write_clip(tmp_path / "flipped.webm", n=50, codec="libvpx-vp9", audio=False)
+    pos, size = packet_spans(src, "video")[48]  # three bytes in the middle of frame 49
+    return flip_bytes(src, pos + size // 2 - 2, 3)
+
+
+@pytest.mark.parametrize("case", ["mp4-cut-b-frames", "vp9-flipped"])
+def test_damaged_film_keeps_every_decodable_frame(tmp_path, colorizer, caplog, case):
+    src = damaged_film(tmp_path, case)
+    times, failed = tolerant_decode(src)
+    assert failed == 1 and 0 < len(times) < 50  # the fixture: one packet cannot decode
+    out = tmp_path / ("out.mp4" if src.suffix == ".mp4" else "out.mkv")  # same time base
+    with caplog.at_level(logging.WARNING, logger="filmcolor"):
+        result = colorize_video(src, out, colorizer)
+    assert result.frames == len(times)
+    assert video_times(out) == times
+    warned = [r.getMessage() for r in caplog.records]
+    assert f"{src}: skipped 1 corrupt video packet" in warned, warned

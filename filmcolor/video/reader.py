@@ -76,7 +76,11 @@ class VideoReader:
             self.container.close()
             raise
         self.stream = self.container.streams.video[0]
-        self.stream.thread_type = "AUTO"
+        # slice threads only: libavcodec's frame threads end a drain early after a damaged
+        # packet (a cut MP4 with B-frames lost its last 2 decodable frames with 3 threads,
+        # silently) and report a packet's error on a later packet (VP9 lost good frames as
+        # "corrupt"); the model, not decoding, is what takes the time
+        self.stream.thread_type = "SLICE"
         kinds = ("audio", "subtitle") if copy else ()
         self.copy_streams = [s for s in self.container.streams if s.type in kinds]
         self.frames_decoded = 0
