@@ -679,3 +679,25 @@ def test_damaged_film_keeps_every_decodable_frame(tmp_path, colorizer, caplog, c
     assert video_times(out) == times
     warned = [r.getMessage() for r in caplog.records]
     assert f"{src}: skipped 1 corrupt video packet" in warned, warned
+
+
+def test_mpeg4_avi_with_an_empty_chunk_is_not_called_short(tmp_path, colorizer, caplog):
+    src = write_clip(tmp_path / "clip.avi", n=50, codec="mpeg4")
+    with av.open(str(src)) as c:  # the fixture: the header counts an empty chunk too
+        assert c.streams.video[0].frames == 51
+    with caplog.at_level(logging.WARNING, logger="filmcolor"):
+        result = colorize_video(src, tmp_path / "out.mkv", colorizer)
+    assert result.frames == len(tolerant_decode(src)[0]) == 50
+    assert [r.getMessage() for r in caplog.records] == []
+
+
+def test_truncated_avi_is_still_called_short(tmp_path, colorizer, caplog):
+    src = write_clip(tmp_path / "cut.avi", n=50, codec="mpeg4")
+    data = src.read_bytes()
+    src.write_bytes(data[:len(data) * 6 // 10])  # its index at the end is lost
+    with caplog.at_level(logging.WARNING, logger="filmcolor"):
+        result = colorize_video(src, tmp_path / "out.mkv", colorizer)
+    assert result.frames == len(tolerant_decode(src)[0]) < 50
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{src}: decoded {result.frames} of the 50 frames the file announces "
+        "(truncated or damaged file?)"]

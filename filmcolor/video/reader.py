@@ -133,8 +133,13 @@ class VideoReader:
 
     @property
     def total_frames(self):
-        """Frame count from the container, or None where it does not say."""
-        return self.stream.frames or None
+        """Frame count from the container, or None where it does not say. An AVI counts
+        its empty chunks (a dropped frame, or the first one of an MPEG-4 encode with audio)
+        which hold no frame; they are left out."""
+        n = self.stream.frames
+        if n and self.container.format.name == "avi":
+            n -= _empty_chunks(self.stream)
+        return n or None
 
     @property
     def expected_frames(self):
@@ -340,6 +345,18 @@ class VideoReader:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def _empty_chunks(stream):
+    """Empty chunks of an AVI stream: its index numbers every chunk but lists only those
+    with data, so they are the numbers it skips (and any listed with size 0)."""
+    stamps, empty = [], 0
+    for entry in getattr(stream, "index_entries", ()):  # PyAV 15 and later
+        stamps.append(entry.timestamp)
+        empty += entry.size == 0
+    if not stamps:
+        return 0
+    return empty + max(stamps) - min(stamps) + 1 - len(set(stamps))
 
 
 def sample_frames(path, count):
