@@ -701,3 +701,47 @@ def test_truncated_avi_is_still_called_short(tmp_path, colorizer, caplog):
     assert [r.getMessage() for r in caplog.records] == [
         f"{src}: decoded {result.frames} of the 50 frames the file announces "
         "(truncated or damaged file?)"]
+
+
+def run_main(capfd, *args):
+    """filmcolor's main() on `args` -> (exit code, everything written to fd 2, libav's
+    own lines included)."""
+    from filmcolor.__main__ import main
+
+    logging.getLogger("filmcolor").handlers.clear()  # main() adds one on this stderr
+    capfd.readouterr()
+    code = main([str(a) for a in args])
+    return code, capfd.readouterr().err
+
+
+def damage_codec_tag(path, kind):
+    """Overwrite the codec's tags in the sample description (stsd) of the `kind` stream
+    of an MP4: the fourcc, and for AAC the esds box that names it too."""
+    data = bytearray(Path(path).read_bytes())
+    for tag in {"video": [b"avc1"], "audio": [b"mp4a", b"esds"]}[kind]:
+        at = data.index(tag, data.index(b"stsd"))
+        data[at:at + 4] = b"xxxx"
+    Path(path).write_bytes(bytes(data))
+    return path
+
+
+def test_video_stream_with_an_unknown_codec_names_the_file(tmp_path, model_path, capfd):
+    src = damage_codec_tag(write_clip(tmp_path / "fast.mp4", faststart=True), "video")
+    with av.open(str(src)) as c:  # the fixture: PyAV gives the stream no codec context
+        assert c.streams.video[0].codec_context is None
+    code, err = run_main(capfd, src, tmp_path / "out.mp4", "--weights", model_path, "-q")
+    assert code == errors.EXIT_ERROR
+    assert err == f"filmcolor: error: {src}: video stream #0 has an unknown codec " \
+                  "(damaged header?)\n"
+    assert leftovers(tmp_path) == []
+
+
+def test_audio_stream_with_an_unknown_codec_is_skipped(tmp_path, colorizer, caplog):
+    src = damage_codec_tag(write_clip(tmp_path / "fast.mp4", faststart=True), "audio")
+    out = tmp_path / "out.mp4"
+    with caplog.at_level(logging.WARNING, logger="filmcolor"):
+        assert colorize_video(src, out, colorizer).frames == N_FRAMES
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{src}: skipped audio stream #1: unknown codec (damaged header?)"]
+    with av.open(str(out)) as c:
+        assert [s.type for s in c.streams] == ["video"]

@@ -82,7 +82,15 @@ class VideoReader:
         # "corrupt"); the model, not decoding, is what takes the time
         self.stream.thread_type = "SLICE"
         kinds = ("audio", "subtitle") if copy else ()
-        self.copy_streams = [s for s in self.container.streams if s.type in kinds]
+        self.copy_streams = []
+        for s in self.container.streams:
+            if s.type not in kinds:
+                continue
+            if s.codec_context is None:  # nothing to copy it as
+                log.warning("%s: skipped %s stream #%d: unknown codec (damaged header?)",
+                            self.path, s.type, s.index)
+                continue
+            self.copy_streams.append(s)
         self.frames_decoded = 0
         self.packets_skipped = 0
         self.rotation, self._use_dts = facts.rotation, facts.use_dts
