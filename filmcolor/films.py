@@ -116,6 +116,7 @@ def colorize_video(src, dst, colorizer, overwrite=False, codec=F.codec, crf=F.cr
                     _warn_short(src, reader)
                 elif reader.packets_skipped:
                     _warn_skipped(src, reader)
+                _warn_copies_skipped(src, reader.copied_skipped + writer.copies_skipped)
         finally:
             if bar is not None:
                 bar.close()
@@ -265,3 +266,9 @@ def _warn_short(src, reader):
 def _warn_skipped(src, reader):
     log.warning("%s: skipped %d corrupt video packet%s", src, reader.packets_skipped,
                 "" if reader.packets_skipped == 1 else "s")
+
+
+def _warn_copies_skipped(src, count):
+    if count:
+        log.warning("%s: skipped %d damaged audio or subtitle packet%s", src, count,
+                    "" if count == 1 else "s")

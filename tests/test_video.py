@@ -745,3 +745,80 @@ def test_audio_stream_with_an_unknown_codec_is_skipped(tmp_path, colorizer, capl
         f"{src}: skipped audio stream #1: unknown codec (damaged header?)"]
     with av.open(str(out)) as c:
         assert [s.type for s in c.streams] == ["video"]
+
+
+def damage_block_time(path, k):
+    """Invert the low byte of the timecode of the k-th packet of the first audio stream of a
+    Matroska file (a SimpleBlock: track number, 16-bit timecode, flags, data); returns
+    that packet's pts before and after."""
+    with av.open(str(path)) as c:
+        before = [p for p in c.demux(audio=0) if p.size][k]
+        pos, pts = before.pos, before.pts
+    flip_bytes(path, pos + 2, 1)
+    with av.open(str(path)) as c:
+        return pts, [p for p in c.demux(audio=0) if p.size][k].pts
+
+
+def audio_by_stream(path):
+    """(payload, pts in seconds) of each audio stream's non-empty packets, stream by stream."""
+    with av.open(str(path)) as c:
+        return [[(bytes(p), p.pts * p.time_base) for p in c.demux(s) if p.size]
+                for s in c.streams.audio]
+
+
+@pytest.fixture
+def timecode_damaged_mkv(clip, tmp_path):
+    """H.264, two audio streams, subtitles; the fourth audio block of the first stream
+    with a timecode that jumps ahead of the blocks after it."""
+    clean = write_rich_mkv(clip, tmp_path, name="clean.mkv")
+    src = tmp_path / "damaged.mkv"
+    src.write_bytes(clean.read_bytes())
+    good, bad = damage_block_time(src, 3)
+    assert bad > good + 21  # the fixture: later than the next block (21 ticks apart)
+    return clean, src, bad
+
+
+def test_damaged_audio_packet_is_skipped_with_a_warning(timecode_damaged_mkv, tmp_path,
+                                                        colorizer, caplog):
+    clean, src, bad_pts = timecode_damaged_mkv
+    out = tmp_path / "out.mkv"
+    with caplog.at_level(logging.WARNING, logger="filmcolor"):
+        result = colorize_video(src, out, colorizer)
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{src}: skipped a damaged audio packet of stream #1 at pts {bad_pts} (its time "
+        "jumps ahead of the next one's)",
+        f"{src}: skipped 1 damaged audio or subtitle packet"]
+    assert result.frames == N_FRAMES and video_times(out) == video_times(clean)
+    first, twin = audio_by_stream(clean)
+    del first[3]  # only the damaged one is missing
+    assert audio_by_stream(out) == [first, twin]
+    assert packets(out, "subtitle") == packets(clean, "subtitle")
+
+
+def test_damaged_audio_packet_cli_exit_code_and_quiet_stderr(timecode_damaged_mkv,
+                                                             tmp_path, model_path, capfd):
+    _, src, _ = timecode_damaged_mkv
+    out = tmp_path / "out.mkv"
+    code, err = run_main(capfd, src, out, "--weights", model_path, "--render-size", "64",
+                         "-q")
+    assert (code, err) == (errors.EXIT_OK, "")  # nothing from libav either
+    assert len(video_times(out)) == N_FRAMES
+
+
+def test_a_packet_the_muxer_refuses_is_skipped_naming_the_input(tmp_path, caplog):
+    from filmcolor.video import VideoWriter
+
+    src = write_clip(tmp_path / "clip.mkv", codec="ffv1")
+    with VideoReader(src) as reader, \
+            VideoWriter(tmp_path / "out.mkv", reader, codec="ffv1") as writer:
+        audio = [p for p in reader.copied_packets() if p.stream.type == "audio"]
+        stale = av.Packet(bytes(audio[0]))  # a second packet at the first one's time
+        stale.pts = stale.dts = audio[0].pts
+        stale.time_base, stale.stream = audio[0].time_base, audio[0].stream
+        with caplog.at_level(logging.WARNING, logger="filmcolor"):
+            for p in [*audio[:3], stale]:
+                writer.copy(p)
+        assert writer.copies_skipped == 1
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{src}: skipped a damaged audio packet of stream #1 at pts {audio[0].pts} "
+        "(Invalid argument)"]
