@@ -111,6 +111,7 @@ def colorize_video(src, dst, colorizer, overwrite=False, codec=F.codec, crf=F.cr
                 _warn_short(src, reader)
             elif reader.packets_skipped:
                 _warn_skipped(src, reader)
+            _warn_copies_skipped(src, reader.copied_skipped + writer.copies_skipped)
     seconds = time.perf_counter() - t0
     log.debug("%s: %d frames in %.1f s", dst, writer.frames_written, seconds)
     return VideoResult(frames=writer.frames_written, seconds=seconds, output=dst)
@@ -257,3 +258,9 @@ def _warn_short(src, reader):
 def _warn_skipped(src, reader):
     log.warning("%s: skipped %d corrupt video packet%s", src, reader.packets_skipped,
                 "" if reader.packets_skipped == 1 else "s")
+
+
+def _warn_copies_skipped(src, count):
+    if count:
+        log.warning("%s: skipped %d damaged audio or subtitle packet%s", src, count,
+                    "" if count == 1 else "s")

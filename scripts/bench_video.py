@@ -96,7 +96,7 @@ def transcode(src, dst, crf, preset):
     frames = 0
     with av.open(str(src)) as inp, av.open(str(dst), "w") as out:
         vin = inp.streams.video[0]
-        vin.thread_type = "AUTO"  # as filmcolor's reader
+        vin.thread_type = "SLICE"  # as filmcolor's reader
         copied = [s for s in inp.streams if s.type in ("audio", "subtitle")]
         rate = vin.average_rate or vin.guessed_rate or Fraction(24)
         vout = out.add_stream("libx264", rate=rate)

@@ -514,6 +514,9 @@ def test_warnings_reach_the_log_and_the_report_once(tmp_path, model_path, jobs):
                     BatchOptions(weights=model_path, render_size=32, jobs=jobs))
     row = by_name(rep)["cut.mp4"]
     assert row["status"] == "done" and rep["totals"]["with_warnings"] == 1
-    assert len(row["warnings"]) == 1 and "truncated" in row["warnings"][0]
-    assert (out / "filmcolor.log").read_text().count(row["warnings"][0]) == 1
-    assert row["warnings"][0] in (out / "report.html").read_text()
+    # the truncation, and the broken last packet (as it happens and counted at the end)
+    truncated = [w for w in row["warnings"] if "truncated" in w]
+    assert len(truncated) == 1 and len(row["warnings"]) == 3, row["warnings"]
+    log_text = (out / "filmcolor.log").read_text()
+    assert [log_text.count(w) for w in row["warnings"]] == [1, 1, 1]
+    assert truncated[0] in (out / "report.html").read_text()

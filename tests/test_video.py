@@ -52,10 +52,11 @@ def _fill(frame, planes):
 
 def write_clip(path, size=(48, 64), n=N_FRAMES, codec="libx264", pix_fmt="yuv420p",
                audio=True, pts=None, time_base=None, colour_tags=None, faststart=False,
-               gop=None, lumas=None):
+               gop=None, lumas=None, options=None):
     """Write a gray test clip; `pts` (with `time_base`) makes it variable-frame-rate; `gop`
     puts a keyframe every that many frames; `lumas` (uint8 arrays of `size`) replace the
-    moving test pattern."""
+    moving test pattern; `options` are the encoder's (libx264: preset ultrafast unless
+    they say otherwise)."""
     h, w = size
     bits = 10 if "10" in pix_fmt else 8
     options = {"movflags": "+faststart"} if faststart else {}
@@ -64,8 +65,9 @@ def write_clip(path, size=(48, 64), n=N_FRAMES, codec="libx264", pix_fmt="yuv420
         vs.width, vs.height, vs.pix_fmt = w, h, pix_fmt
         if time_base is not None:
             vs.time_base = vs.codec_context.time_base = time_base
-        if codec == "libx264":
-            vs.codec_context.options = {"preset": "ultrafast"}
+        if codec == "libx264" or options:
+            vs.codec_context.options = {**({"preset": "ultrafast"} if codec == "libx264"
+                                           else {}), **(options or {})}
         if gop:
             vs.codec_context.gop_size = gop
         for attr, value in (colour_tags or {}).items():
@@ -618,3 +620,205 @@ def test_a_film_is_opened_twice_before_its_first_frame_is_colorized(tmp_path, ru
                         "--render-size", "32", "-q")
     assert code == 0, err
     assert at_first_frame == [2], (at_first_frame, len(opens))
+
+
+# ----------------------------------------------------------------------------- damaged input
+
+
+def tolerant_decode(path):
+    """What a plain PyAV decoder that goes on after errors gets from `path`: the frames'
+    presentation times (seconds) and how many packets failed."""
+    times, failed = [], 0
+    with av.open(str(path)) as c:
+        for packet in c.demux(video=0):
+            try:
+                times += [f.pts * f.time_base for f in packet.decode()]
+            except av.FFmpegError:
+                failed += 1
+    return times, failed
+
+
+def flip_bytes(path, start, n):
+    """Invert `n` bytes of the file from offset `start`, in place."""
+    data = bytearray(Path(path).read_bytes())
+    data[start:start + n] = bytes(b ^ 0xFF for b in data[start:start + n])
+    Path(path).write_bytes(bytes(data))
+    return path
+
+
+def packet_spans(path, kind):
+    """(file offset, size) of each non-empty packet of the first stream of `kind`."""
+    with av.open(str(path)) as c:
+        stream = next(s for s in c.streams if s.type == kind)
+        return [(p.pos, p.size) for p in c.demux(stream) if p.size]
+
+
+def damaged_film(tmp_path, case):
+    if case == "mp4-cut-b-frames":  # moov first, cut at 70%: the last packet is broken
+        src = write_clip(tmp_path / "cut.mp4", n=48, faststart=True,
+                         options={"preset": "fast"})  # B-frames: frames wait in the decoder
+        data = src.read_bytes()
+        src.write_bytes(data[:len(data) * 7 // 10])
+        return src
+    if "libvpx-vp9" not in av.codecs_available:
+        pytest.skip("this PyAV has no libvpx-vp9 encoder")
+    src = write_clip(tmp_path / "flipped.webm", n=50, codec="libvpx-vp9", audio=False)
+    pos, size = packet_spans(src, "video")[48]  # three bytes in the middle of frame 49
+    return flip_bytes(src, pos + size // 2 - 2, 3)
+
+
+@pytest.mark.parametrize("case", ["mp4-cut-b-frames", "vp9-flipped"])
+def test_damaged_film_keeps_every_decodable_frame(tmp_path, colorizer, caplog, case):
+    src = damaged_film(tmp_path, case)
+    times, failed = tolerant_decode(src)
+    assert failed == 1 and 0 < len(times) < 50  # the fixture: one packet cannot decode
+    out = tmp_path / ("out.mp4" if src.suffix == ".mp4" else "out.mkv")  # same time base
+    with caplog.at_level(logging.WARNING, logger="filmcolor"):
+        result = colorize_video(src, out, colorizer)
+    assert result.frames == len(times)
+    assert video_times(out) == times
+    warned = [r.getMessage() for r in caplog.records]
+    assert f"{src}: skipped 1 corrupt video packet" in warned, warned
+
+
+def test_mpeg4_avi_with_an_empty_chunk_is_not_called_short(tmp_path, colorizer, caplog):
+    src = write_clip(tmp_path / "clip.avi", n=50, codec="mpeg4")
+    with av.open(str(src)) as c:  # the fixture: the header counts an empty chunk too
+        assert c.streams.video[0].frames == 51
+    with caplog.at_level(logging.WARNING, logger="filmcolor"):
+        result = colorize_video(src, tmp_path / "out.mkv", colorizer)
+    assert result.frames == len(tolerant_decode(src)[0]) == 50
+    assert [r.getMessage() for r in caplog.records] == []
+
+
+def test_truncated_avi_is_still_called_short(tmp_path, colorizer, caplog):
+    src = write_clip(tmp_path / "cut.avi", n=50, codec="mpeg4")
+    data = src.read_bytes()
+    src.write_bytes(data[:len(data) * 6 // 10])  # its index at the end is lost
+    with caplog.at_level(logging.WARNING, logger="filmcolor"):
+        result = colorize_video(src, tmp_path / "out.mkv", colorizer)
+    assert result.frames == len(tolerant_decode(src)[0]) < 50
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{src}: decoded {result.frames} of the 50 frames the file announces "
+        "(truncated or damaged file?)"]
+
+
+def run_main(capfd, *args):
+    """filmcolor's main() on `args` -> (exit code, everything written to fd 2, libav's
+    own lines included)."""
+    from filmcolor.__main__ import main
+
+    logging.getLogger("filmcolor").handlers.clear()  # main() adds one on this stderr
+    capfd.readouterr()
+    code = main([str(a) for a in args])
+    return code, capfd.readouterr().err
+
+
+def damage_codec_tag(path, kind):
+    """Overwrite the codec's tags in the sample description (stsd) of the `kind` stream
+    of an MP4: the fourcc, and for AAC the esds box that names it too."""
+    data = bytearray(Path(path).read_bytes())
+    for tag in {"video": [b"avc1"], "audio": [b"mp4a", b"esds"]}[kind]:
+        at = data.index(tag, data.index(b"stsd"))
+        data[at:at + 4] = b"xxxx"
+    Path(path).write_bytes(bytes(data))
+    return path
+
+
+def test_video_stream_with_an_unknown_codec_names_the_file(tmp_path, model_path, capfd):
+    src = damage_codec_tag(write_clip(tmp_path / "fast.mp4", faststart=True), "video")
+    with av.open(str(src)) as c:  # the fixture: PyAV gives the stream no codec context
+        assert c.streams.video[0].codec_context is None
+    code, err = run_main(capfd, src, tmp_path / "out.mp4", "--weights", model_path, "-q")
+    assert code == errors.EXIT_ERROR
+    assert err == f"filmcolor: error: {src}: video stream #0 has an unknown codec " \
+                  "(damaged header?)\n"
+    assert leftovers(tmp_path) == []
+
+
+def test_audio_stream_with_an_unknown_codec_is_skipped(tmp_path, colorizer, caplog):
+    src = damage_codec_tag(write_clip(tmp_path / "fast.mp4", faststart=True), "audio")
+    out = tmp_path / "out.mp4"
+    with caplog.at_level(logging.WARNING, logger="filmcolor"):
+        assert colorize_video(src, out, colorizer).frames == N_FRAMES
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{src}: skipped audio stream #1: unknown codec (damaged header?)"]
+    with av.open(str(out)) as c:
+        assert [s.type for s in c.streams] == ["video"]
+
+
+def damage_block_time(path, k):
+    """Invert the low byte of the timecode of the k-th packet of the first audio stream of a
+    Matroska file (a SimpleBlock: track number, 16-bit timecode, flags, data); returns
+    that packet's pts before and after."""
+    with av.open(str(path)) as c:
+        before = [p for p in c.demux(audio=0) if p.size][k]
+        pos, pts = before.pos, before.pts
+    flip_bytes(path, pos + 2, 1)
+    with av.open(str(path)) as c:
+        return pts, [p for p in c.demux(audio=0) if p.size][k].pts
+
+
+def audio_by_stream(path):
+    """(payload, pts in seconds) of each audio stream's non-empty packets, stream by stream."""
+    with av.open(str(path)) as c:
+        return [[(bytes(p), p.pts * p.time_base) for p in c.demux(s) if p.size]
+                for s in c.streams.audio]
+
+
+@pytest.fixture
+def timecode_damaged_mkv(clip, tmp_path):
+    """H.264, two audio streams, subtitles; the fourth audio block of the first stream
+    with a timecode that jumps ahead of the blocks after it."""
+    clean = write_rich_mkv(clip, tmp_path, name="clean.mkv")
+    src = tmp_path / "damaged.mkv"
+    src.write_bytes(clean.read_bytes())
+    good, bad = damage_block_time(src, 3)
+    assert bad > good + 21  # the fixture: later than the next block (21 ticks apart)
+    return clean, src, bad
+
+
+def test_damaged_audio_packet_is_skipped_with_a_warning(timecode_damaged_mkv, tmp_path,
+                                                        colorizer, caplog):
+    clean, src, bad_pts = timecode_damaged_mkv
+    out = tmp_path / "out.mkv"
+    with caplog.at_level(logging.WARNING, logger="filmcolor"):
+        result = colorize_video(src, out, colorizer)
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{src}: skipped a damaged audio packet of stream #1 at pts {bad_pts} (its time "
+        "jumps ahead of the next one's)",
+        f"{src}: skipped 1 damaged audio or subtitle packet"]
+    assert result.frames == N_FRAMES and video_times(out) == video_times(clean)
+    first, twin = audio_by_stream(clean)
+    del first[3]  # only the damaged one is missing
+    assert audio_by_stream(out) == [first, twin]
+    assert packets(out, "subtitle") == packets(clean, "subtitle")
+
+
+def test_damaged_audio_packet_cli_exit_code_and_quiet_stderr(timecode_damaged_mkv,
+                                                             tmp_path, model_path, capfd):
+    _, src, _ = timecode_damaged_mkv
+    out = tmp_path / "out.mkv"
+    code, err = run_main(capfd, src, out, "--weights", model_path, "--render-size", "64",
+                         "-q")
+    assert (code, err) == (errors.EXIT_OK, "")  # nothing from libav either
+    assert len(video_times(out)) == N_FRAMES
+
+
+def test_a_packet_the_muxer_refuses_is_skipped_naming_the_input(tmp_path, caplog):
+    from filmcolor.video import VideoWriter
+
+    src = write_clip(tmp_path / "clip.mkv", codec="ffv1")
+    with VideoReader(src) as reader, \
+            VideoWriter(tmp_path / "out.mkv", reader, codec="ffv1") as writer:
+        audio = [p for p in reader.copied_packets() if p.stream.type == "audio"]
+        stale = av.Packet(bytes(audio[0]))  # a second packet at the first one's time
+        stale.pts = stale.dts = audio[0].pts
+        stale.time_base, stale.stream = audio[0].time_base, audio[0].stream
+        with caplog.at_level(logging.WARNING, logger="filmcolor"):
+            for p in [*audio[:3], stale]:
+                writer.copy(p)
+        assert writer.copies_skipped == 1
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{src}: skipped a damaged audio packet of stream #1 at pts {audio[0].pts} "
+        "(Invalid argument)"]

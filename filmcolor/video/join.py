@@ -68,6 +68,10 @@ def join_segments(src, dst, parts):
             if expected and writer.frames_written < expected:
                 log.warning("%s: decoded %d of the %d frames the file announces (truncated "
                             "or damaged file?)", src, writer.frames_written, expected)
+            skipped = reader.copied_skipped + writer.copies_skipped
+            if skipped:
+                log.warning("%s: skipped %d damaged audio or subtitle packet%s", src,
+                            skipped, "" if skipped == 1 else "s")
             frames = writer.frames_written
     finally:
         for c in opened:

@@ -98,6 +98,9 @@ def check_streams(c, path):
             raise VideoOpenError(f"{path}: audio-only file, no video stream")
         raise VideoOpenError(f"{path}: no video stream")
     s = c.streams.video[0]
+    if s.codec_context is None:  # PyAV gives none where libavcodec has no such codec
+        raise VideoOpenError(f"{path}: video stream #{s.index} has an unknown codec "
+                             "(damaged header?)")
     if not s.codec_context.width or not s.codec_context.height:
         raise VideoOpenError(f"{path}: video stream has no frame size "
                              "(unreadable or empty stream)")

@@ -76,11 +76,26 @@ class VideoReader:
             self.container.close()
             raise
         self.stream = self.container.streams.video[0]
-        self.stream.thread_type = "AUTO"
+        # slice threads only: libavcodec's frame threads end a drain early after a damaged
+        # packet (a cut MP4 with B-frames lost its last 2 decodable frames with 3 threads,
+        # silently) and report a packet's error on a later packet (VP9 lost good frames as
+        # "corrupt"); the model, not decoding, is what takes the time
+        self.stream.thread_type = "SLICE"
         kinds = ("audio", "subtitle") if copy else ()
-        self.copy_streams = [s for s in self.container.streams if s.type in kinds]
+        self.copy_streams = []
+        for s in self.container.streams:
+            if s.type not in kinds:
+                continue
+            if s.codec_context is None:  # nothing to copy it as
+                log.warning("%s: skipped %s stream #%d: unknown codec (damaged header?)",
+                            self.path, s.type, s.index)
+                continue
+            self.copy_streams.append(s)
         self.frames_decoded = 0
         self.packets_skipped = 0
+        self.copied_skipped = 0  # damaged packets of the copied streams left out
+        self._held = {}  # copied stream index -> its latest packet, until the next shows it
+        self._last_dts = {}  # copied stream index -> dts of its last packet passed on
         self.rotation, self._use_dts = facts.rotation, facts.use_dts
         self._colour_checks = COLOUR_CHECK_FRAMES
         self._pts_repaired = 0
@@ -129,8 +144,13 @@ class VideoReader:
 
     @property
     def total_frames(self):
-        """Frame count from the container, or None where it does not say."""
-        return self.stream.frames or None
+        """Frame count from the container, or None where it does not say. An AVI counts
+        its empty chunks (a dropped frame, or the first one of an MPEG-4 encode with audio)
+        which hold no frame; they are left out."""
+        n = self.stream.frames
+        if n and self.container.format.name == "avi":
+            n -= _empty_chunks(self.stream)
+        return n or None
 
     @property
     def expected_frames(self):
@@ -156,7 +176,8 @@ class VideoReader:
             return
         for packet in self.container.demux(self.copy_streams):
             if packet.size:
-                yield packet
+                yield from self._in_order(packet)
+        yield from self._release()
 
     # -- iteration
 
@@ -208,11 +229,14 @@ class VideoReader:
                 if self._stop.is_set():
                     return
                 if packet.stream.index != video_index:
-                    # copied streams: straight to the muxer; size 0 marks the end (no data)
+                    # copied streams: to the muxer in order; size 0 marks the end (no data)
                     if packet.size and self._keep_packet(packet):
-                        if not self._put("packet", packet):
+                        if not self._put_packets(self._in_order(packet)):
                             return
                     continue
+                if packet.size and self._held and not self._put_packets(
+                        self._release(_time(packet))):
+                    return
                 try:
                     frames = packet.decode()  # a size-0 packet flushes the decoder
                 except av.error.InvalidDataError as ex:
@@ -227,7 +251,8 @@ class VideoReader:
                     if t is not None and t < self.start:
                         continue
                     if t is not None and self.end is not None and t >= self.end:
-                        self._put("end", None)
+                        if self._put_packets(self._release()):
+                            self._put("end", None)
                         return
                     if not self._put("frame", self._luma(frame)):
                         return
@@ -240,7 +265,51 @@ class VideoReader:
         except BaseException as ex:  # handed to the caller, who re-raises it
             self._put("error", ex)
             return
-        self._put("end", None)
+        if self._put_packets(self._release()):
+            self._put("end", None)
+
+    def _put_packets(self, packets):
+        return all(self._put("packet", p) for p in packets)
+
+    def _in_order(self, packet):
+        """The copied packets that can go to the muxer now that `packet` has come.
+
+        A muxer refuses a packet whose dts is below its stream's last one. One damaged
+        timestamp (a Matroska block's) jumps ahead of its neighbours, and the packets after
+        it would be refused; so each packet is held until the next of its stream, or the
+        demuxer's time, shows it in order, and a packet out of order is left out."""
+        i, dts = packet.stream.index, packet.dts
+        out = list(self._release(_time(packet), but=i))
+        held = self._held.pop(i, None)
+        last = self._last_dts.get(i)
+        if held is not None:
+            if dts is not None and dts < held.dts and (last is None or dts >= last):
+                self._skip_copied(held, "its time jumps ahead of the next one's")
+            else:
+                out.append(held)
+                last = self._last_dts[i] = held.dts
+        if dts is None:
+            out.append(packet)
+        elif last is not None and dts < last:
+            self._skip_copied(packet, "its time goes back")
+        else:
+            self._held[i] = packet
+        return out
+
+    def _release(self, t=None, but=None):
+        """Held packets at or before the time `t` in seconds (all of them without it)."""
+        ready = sorted((p for i, p in self._held.items()
+                        if i != but and (t is None or _time(p) <= t)), key=_time)
+        for p in ready:
+            del self._held[p.stream.index]
+            self._last_dts[p.stream.index] = p.dts
+        return ready
+
+    def _skip_copied(self, packet, why):
+        self.copied_skipped += 1
+        (log.warning if self.copied_skipped == 1 else log.debug)(
+            "%s: skipped a damaged %s packet of stream #%d at pts %s (%s)",
+            self.path, packet.stream.type, packet.stream.index, packet.pts, why)
 
     def _keep_packet(self, packet):
         """Inside the excerpt? Timestamps are moved so the excerpt starts at 0."""
@@ -336,6 +405,24 @@ class VideoReader:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def _time(packet):
+    """A packet's decoding time in seconds (its pts where it has no dts; -inf without)."""
+    ts = packet.dts if packet.dts is not None else packet.pts
+    return float("-inf") if ts is None else ts * packet.time_base
+
+
+def _empty_chunks(stream):
+    """Empty chunks of an AVI stream: its index numbers every chunk but lists only those
+    with data, so they are the numbers it skips (and any listed with size 0)."""
+    stamps, empty = [], 0
+    for entry in getattr(stream, "index_entries", ()):  # PyAV 15 and later
+        stamps.append(entry.timestamp)
+        empty += entry.size == 0
+    if not stamps:
+        return 0
+    return empty + max(stamps) - min(stamps) + 1 - len(set(stamps))
 
 
 def sample_frames(path, count):

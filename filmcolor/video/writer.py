@@ -84,7 +84,9 @@ class VideoWriter:
         # segments.py: `format` names the muxer of a segment file (its encoder is `codec`);
         # `template` is a stream of encoded video to pass through (mux_video) instead
         fmt, name = (format, codec) if format else check_output(self.path, codec)
+        self.src = reader.path
         self.frames_written = 0
+        self.copies_skipped = 0  # packets of the copied streams the muxer refused
         self._done = False
         self._encoder = template is None
         try:
@@ -272,16 +274,31 @@ class VideoWriter:
 
     def copy(self, packet):
         """Mux a packet of a copied stream unchanged (transcoded where the container needs
-        it; dropped if its stream was skipped)."""
-        transcoder = self._transcoders.get(packet.stream.index)
-        if transcoder is not None:
-            self._mux(transcoder.packets(packet))
+        it; dropped if its stream was skipped). A damaged packet that cannot be decoded
+        or muxed is skipped with a warning; a failure to write fails naming the stream."""
+        av, src = self._av, packet.stream
+        transcoder = self._transcoders.get(src.index)
+        target = self._copies.get(src.index)
+        if transcoder is None and (target is None or not packet.size):
             return
-        target = self._copies.get(packet.stream.index)
-        if target is None or not packet.size:
-            return
-        packet.stream = target
-        self._mux([packet])
+        pts = packet.pts
+        try:
+            if transcoder is not None:
+                packets = transcoder.packets(packet)
+            else:
+                packet.stream = target
+                packets = [packet]
+            for p in packets:
+                self.container.mux(p)
+        except av.FFmpegError as ex:
+            # invalid data or argument (EINVAL, a ValueError): this packet's fault
+            if not isinstance(ex, (av.error.InvalidDataError, ValueError)):
+                raise EncodeError(f"{self.path}: cannot write {src.type} stream "
+                                  f"#{src.index} of {self.src} ({libav_reason(ex)})") from ex
+            self.copies_skipped += 1
+            (log.warning if self.copies_skipped == 1 else log.debug)(
+                "%s: skipped a damaged %s packet of stream #%d at pts %s (%s)",
+                self.src, src.type, src.index, pts, libav_reason(ex))
 
     def _mux(self, packets):
         try:
