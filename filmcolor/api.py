@@ -113,6 +113,10 @@ def _film(src, dst, options, weights, colorizer, progress):
     if (options.reference or options.exemplar) is not None and options.preview:
         raise UsageError(f"{src}: --reference does not apply to --start, --duration or "
                          "--compare yet")
+    from .image import is_image_path
+
+    if is_image_path(dst):  # a picture named like a film says so, not "not a container"
+        inspect(src)
     dst = plan_video(src, dst, options.overwrite, options.film.codec)
     inspect(src)  # a bad film fails here, before the model loads; the reader reuses it
     with output_lock(dst):  # the output and its work folder: one run at a time

@@ -285,3 +285,16 @@ def test_bad_images_put_only_filmcolor_lines_on_stderr(tmp_path, model_path, mak
                     for line in lines if ": error: /" in line)
     assert failed == ["cut.jpg", "cut.png", "flip.jpg", "flip.png", "flip.tif", "huge.png"]
     assert lines[-1] == "filmcolor: error: 6 of 9 items failed"
+
+
+@pytest.mark.parametrize("output", ["out.mp4", "out.png"])
+def test_a_picture_named_like_a_film_is_said_to_be_a_picture(run_cli, tmp_path, make_image,
+                                                            model_path, output):
+    """A PNG renamed .mp4 is not colorized as a one-frame film: one line says what it is."""
+    src = tmp_path / "holiday.mp4"
+    make_image("holiday.png").rename(src)
+    code, err = run_cli(src, tmp_path / output, "--weights", model_path, "-q")
+    assert code == 1
+    assert err.strip() == (f"filmcolor: error: {src}: a PNG picture, not a film (named like "
+                           "one); give it an image extension to colorize it as a photo")
+    assert not (tmp_path / output).exists()

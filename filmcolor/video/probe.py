@@ -92,7 +92,17 @@ def open_film(path):
         raise VideoOpenError(f"{path}: cannot open ({ex})") from ex
 
 
+# libavformat's demuxers of single pictures: a picture named like a film opens as one
+PICTURE_DEMUXERS = {"image2", "png_pipe", "jpeg_pipe", "bmp_pipe", "tiff_pipe", "webp_pipe",
+                    "j2k_pipe", "jpegxl_pipe", "qoi_pipe", "pgm_pipe", "ppm_pipe"}
+
+
 def check_streams(c, path):
+    if c.format.name in PICTURE_DEMUXERS and Path(path).suffix.lower() not in (".gif",):
+        kind = c.format.name.split("_")[0].upper().replace("IMAGE2", "")
+        raise VideoOpenError(f"{path}: a {kind + ' ' if kind else ''}picture, not a film "
+                             "(named like one); give it an image extension to colorize "
+                             "it as a photo")
     if not c.streams.video:
         if c.streams.audio:
             raise VideoOpenError(f"{path}: audio-only file, no video stream")
