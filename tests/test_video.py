@@ -822,3 +822,27 @@ def test_a_packet_the_muxer_refuses_is_skipped_naming_the_input(tmp_path, caplog
     assert [r.getMessage() for r in caplog.records] == [
         f"{src}: skipped a damaged audio packet of stream #1 at pts {audio[0].pts} "
         "(Invalid argument)"]
+
+
+def test_a_header_with_text_that_is_not_utf8_is_one_line(tmp_path, run_cli, model_path):
+    """A damaged tag (bytes that are not UTF-8 where Matroska keeps a title) is named as a
+    damaged header, not passed on as Python's codec message."""
+    clip = write_clip(tmp_path / "clip.mkv", n=4, codec="ffv1", audio=False)
+    tagged = tmp_path / "tagged.mkv"
+    with av.open(str(clip)) as src, av.open(str(tagged), "w") as out:
+        out.metadata["title"] = "REEL-TITLE-PLACEHOLDER"
+        stream = out.add_stream_from_template(src.streams.video[0])
+        for packet in src.demux(video=0):
+            if packet.dts is not None:
+                packet.stream = stream
+                out.mux(packet)
+    data = tagged.read_bytes()
+    at = data.index(b"REEL-TITLE-PLACEHOLDER")
+    damaged = tmp_path / "damaged.mkv"
+    damaged.write_bytes(data[:at] + b"\xcc\xff" + data[at + 2:])
+    out = tmp_path / "out.mkv"
+    code, err = run_cli(damaged, out, "--weights", model_path, "-q")
+    assert code == 1
+    assert err.strip() == (f"filmcolor: error: {damaged}: not a readable video file (damaged "
+                           "header: a tag or name in it is not valid text)")
+    assert not out.exists()

@@ -88,7 +88,10 @@ def open_film(path):
         return av.open(str(path))
     except av.FFmpegError as ex:
         raise VideoOpenError(f"{path}: not a readable video file ({libav_reason(ex)})") from ex
-    except (OSError, UnicodeDecodeError, ValueError) as ex:
+    except UnicodeDecodeError as ex:  # PyAV decodes tags and names as UTF-8
+        raise VideoOpenError(f"{path}: not a readable video file (damaged header: a tag "
+                             "or name in it is not valid text)") from ex
+    except (OSError, ValueError) as ex:
         raise VideoOpenError(f"{path}: cannot open ({ex})") from ex
 
 
