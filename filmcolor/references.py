@@ -39,6 +39,8 @@ from .video import VideoReader
 log = logging.getLogger("filmcolor")
 
 NAME = re.compile(r"^frame-(\d+)\.(png|jpe?g|tiff?)$", re.IGNORECASE)
+# an exemplar photo kept with the painted frames (the batch's NAME.refs/ takes one so)
+EXEMPLAR_NAME = re.compile(r"^exemplar\.(png|jpe?g|tiff?|webp|bmp)$", re.IGNORECASE)
 GRAY_CHROMA = 3.0  # a reference whose |ab| stays below this everywhere gives no colour
 ASPECT_TOLERANCE = 0.02  # relative difference of width / height still taken as the same
 
@@ -57,7 +59,7 @@ class Reference:
 
 def find_references(folder, quiet=False):
     """{frame index: path} of the painted frames in `folder`; stray files are named in one
-    warning; two files for one frame, or none at all, are refused."""
+    warning; two files for one frame, or neither a frame nor an exemplar, are refused."""
     folder = Path(folder)
     if not folder.exists():
         raise BadReferenceError(f"{folder}: no such reference folder")
@@ -68,7 +70,8 @@ def find_references(folder, quiet=False):
     for path in sorted(folder.iterdir()):
         m = NAME.match(path.name)
         if not m:
-            if path.is_file() and path.name not in ("keyframes.json", "contact.jpg"):
+            if path.is_file() and path.name not in ("keyframes.json", "contact.jpg") \
+                    and not EXEMPLAR_NAME.match(path.name):
                 stray.append(path.name)
             continue
         index = int(m.group(1))
@@ -80,15 +83,27 @@ def find_references(folder, quiet=False):
         log.warning("%s: ignored %d file%s not named frame-NNNNNN.png: %s", folder,
                     len(stray), "" if len(stray) == 1 else "s", ", ".join(stray[:5])
                     + (", ..." if len(stray) > 5 else ""))
-    if not found:
+    if not found and find_exemplar(folder) is None:
         raise BadReferenceError(f"{folder}: no painted frames (frame-NNNNNN.png) in it")
     return found
 
 
+def find_exemplar(folder):
+    """The exemplar photo kept in a folder of painted frames (exemplar.jpg, .png, ...), or
+    None; two are refused."""
+    found = [p for p in sorted(Path(folder).iterdir())
+             if p.is_file() and EXEMPLAR_NAME.match(p.name)]
+    if len(found) > 1:
+        raise BadReferenceError(f"{found[1]}: give one exemplar photo (also {found[0].name})")
+    return found[0] if found else None
+
+
 def references_identity(folder):
     """What names a folder of painted frames in a resume key: each frame file's name and
-    the sha256 of its bytes (stray files do not count)."""
-    return [_identity(p) for _, p in sorted(find_references(folder, quiet=True).items())]
+    the sha256 of its bytes, and its exemplar's (stray files do not count)."""
+    frames = [_identity(p) for _, p in sorted(find_references(folder, quiet=True).items())]
+    exemplar = find_exemplar(folder)
+    return frames + ([_identity(exemplar)] if exemplar is not None else [])
 
 
 def _identity(path):
@@ -126,6 +141,14 @@ class ReferenceTrack:
     def __init__(self, src, folder, render_size, scratch_dir=None, exemplar=None):
         self.src, self.render_size, self.exemplar = Path(src), render_size, exemplar
         paths = find_references(folder)
+        kept = find_exemplar(folder)
+        if kept is not None:
+            if exemplar is not None:
+                raise BadReferenceError(f"{exemplar.path}: give one exemplar photo (also "
+                                        f"{kept} with the painted frames)")
+            from .exemplar import Exemplar
+
+            self.exemplar = Exemplar(kept, render_size)
         with VideoReader(src, copy=False) as reader:
             width, height = reader.width, reader.height
         self.references = {i: read_reference(p, i, width, height) for i, p in paths.items()}

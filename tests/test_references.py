@@ -369,3 +369,36 @@ def test_painted_frames_and_an_exemplar_together(painted, tmp_path, run_cli, mod
     assert np.array_equal(a[REF], b[REF])  # the painted frame: its painted chroma
     for t in range(SHOT_A, SHOT_A + SHOT_B):  # no painted frame: the exemplar guides
         assert np.abs(a[t].astype(int) - b[t].astype(int)).mean() > 2, t
+
+
+def test_batch_takes_an_exemplar_kept_with_the_painted_frames(painted, tmp_path, run_cli,
+                                                              model_path):
+    """reel.refs/exemplar.jpg guides the shot without a painted frame; it is in the report
+    and in the resume key (a new exemplar redoes the film)."""
+    import json
+
+    film, _, keys = painted
+    shelf = tmp_path / "shelf"
+    shelf.mkdir()
+    (shelf / "reel.mkv").write_bytes(film.read_bytes())
+    keys.rename(shelf / "reel.refs")
+    out = tmp_path / "out"
+    args = ["batch", shelf, "-o", out, "--weights", model_path, "--codec", "ffv1", "-q"]
+    assert run_cli(*args)[0] == 0
+    plain = _uv(out / "shelf" / "reel.mkv")
+    rgb = np.zeros((H, W, 3), np.uint8)
+    rgb[..., 2], rgb[..., 1] = 200, 60
+    rgb[::2, ::3] = (40, 90, 220)
+    cv2.imwrite(str(shelf / "reel.refs" / "exemplar.jpg"), rgb)
+    code, err = run_cli(*args)
+    assert code == 0 and "ignored" not in err, err  # the exemplar is not a stray file
+    rep = json.loads((out / "report.json").read_text())
+    assert rep["totals"]["done"] == 1  # the new exemplar redid the film
+    assert rep["items"][0]["references"] == {"files": 1, "reached": SHOT_A,
+                                             "exemplar": "exemplar.jpg"}
+    assert "1 painted, reached 9 frames; exemplar exemplar.jpg" in (out / "report.html"
+                                                                    ).read_text()
+    guided = _uv(out / "shelf" / "reel.mkv")
+    assert np.array_equal(guided[REF], plain[REF])  # the painted frame: as painted
+    for t in range(SHOT_A, SHOT_A + SHOT_B):  # the shot without one: the exemplar's
+        assert np.abs(guided[t].astype(int) - plain[t].astype(int)).mean() > 2, t

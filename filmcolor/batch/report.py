@@ -127,6 +127,15 @@ tr.skipped{color:#666}.warn{color:#8a5a00}img{max-width:96px;max-height:96px;mar
 """
 
 
+def _references_cell(refs):
+    parts = []
+    if refs.get("files"):
+        parts.append(f"{refs['files']} painted, reached {refs['reached']} frames")
+    if refs.get("exemplar"):
+        parts.append(f"exemplar {refs['exemplar']}")
+    return "; ".join(parts)
+
+
 def _html(report, thumbs, outdir):
     """The page: totals, then failures first (what a person must act on), then the rest
     in input order."""
@@ -159,7 +168,7 @@ def _html(report, thumbs, outdir):
         seg = r.get("segments")
         seg = f"{seg['finished']}/{seg['total']}" if seg else ""
         refs = r.get("references")
-        refs = (f"{refs['files']} painted, reached {refs['reached']} frames" if refs else "")
+        refs = _references_cell(refs) if refs else ""
         notes = e(r["reason"] or "") + "".join(f"<div class='warn'>{e(w)}</div>"
                                                for w in r["warnings"])
         out.append(
