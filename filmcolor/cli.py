@@ -99,6 +99,13 @@ def _weights_path(model_name, weights):
     return weights or shipped_weights(model_name)
 
 
+def _max_pixels_option(f):
+    return click.option(
+        "--max-pixels", type=click.IntRange(min=1), default=None,
+        help="Photos: refuse an image whose header declares more pixels than this, before "
+             f"decoding it  [default: FILMCOLOR_MAX_PIXELS, else {MAX_PIXELS:_}]")(f)
+
+
 @click.group(cls=DefaultGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="filmcolor")
 def cli():
@@ -140,10 +147,7 @@ def cli():
               help="Films longer than one segment are done in segments cut at keyframes "
                    "this far apart, kept beside OUTPUT until it is complete, so the same "
                    f"command resumes after a crash; 0: one pass  [default: {SEGMENT_SECONDS:g}]")
-@click.option("--max-pixels", type=click.IntRange(min=1), default=None,
-              help="Photos: refuse an image whose header declares more pixels than this, "
-                   "before decoding it  [default: FILMCOLOR_MAX_PIXELS, else "
-                   f"{MAX_PIXELS:_}]")
+@_max_pixels_option
 @_smoothing_options
 @_engine_options
 @_logging_options
@@ -404,12 +408,13 @@ def keyframes(film, keys, every, quiet, verbose):
               help="Films longer than one segment are cut at keyframes at least this far "
                    "apart: a rerun resumes from the last finished segment, and segments run "
                    "in parallel. 0: whole films only.")
+@_max_pixels_option
 @_smoothing_options
 @_engine_options
 @_logging_options
 def batch(inputs, outdir, jobs, scheduler, gpus_per_job, codec, crf, preset, segment_seconds,
-          temporal, strength, radius, model_name, weights, render_size, batch_size, quiet,
-          verbose):
+          max_pixels, temporal, strength, radius, model_name, weights, render_size,
+          batch_size, quiet, verbose):
     """Colorize many photos and films (files, folders, globs) into OUTDIR; rerun the same
     command to resume. Exits 3 when some items failed (see OUTDIR/report.html)."""
     from tqdm.contrib.logging import logging_redirect_tqdm
@@ -420,7 +425,7 @@ def batch(inputs, outdir, jobs, scheduler, gpus_per_job, codec, crf, preset, seg
     options = BatchOptions(weights=_weights_path(model_name, weights), render_size=render_size,
                            batch_size=batch_size, jobs=jobs, progress=not quiet,
                            scheduler=scheduler, gpus_per_job=gpus_per_job,
-                           segment_seconds=segment_seconds,
+                           segment_seconds=segment_seconds, max_pixels=max_pixels,
                            film=FilmOptions.given(codec=codec, crf=crf, preset=preset,
                                                   **_temporal_args(temporal, strength, radius)))
     with logging_redirect_tqdm(loggers=[log]):

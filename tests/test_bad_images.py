@@ -298,3 +298,18 @@ def test_a_picture_named_like_a_film_is_said_to_be_a_picture(run_cli, tmp_path, 
     assert err.strip() == (f"filmcolor: error: {src}: a PNG picture, not a film (named like "
                            "one); give it an image extension to colorize it as a photo")
     assert not (tmp_path / output).exists()
+
+
+def test_batch_takes_the_pixel_limit_too(run_cli, make_image, tmp_path, model_path):
+    import json
+
+    make_image("shelf/photo.png", "gray8", (100, 100))
+    out = tmp_path / "out"
+    code, err = run_cli("batch", tmp_path / "shelf", "-o", out, "--weights", model_path, "-q",
+                        "--max-pixels", "9999")
+    assert code == 3
+    row = json.loads((out / "report.json").read_text())["items"][0]
+    assert row["status"] == "failed" and "over the limit of 0.009999 megapixels" in row["reason"]
+    code, err = run_cli("batch", tmp_path / "shelf", "-o", out, "--weights", model_path, "-q",
+                        "--max-pixels", "10000")
+    assert code == 0, err

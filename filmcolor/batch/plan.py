@@ -32,6 +32,7 @@ class BatchOptions:
     gpus_per_job: float = 0  # Dask worker resource "GPU" each item needs
     scheduler_timeout: float = 30  # seconds to reach the scheduler
     segment_seconds: float = SEGMENT_SECONDS  # films cut at keyframes this far apart; 0: never
+    max_pixels: int = None  # photos: header pixel limit; None: image.pixel_limit()
 
 
 @dataclass

@@ -123,7 +123,7 @@ def _run(task, colorizer, weights, opts, result, counter):
             from ..options import ColorizeOptions
 
             film = ({"film": opts.film, "segment_seconds": 0, "reference": item.refs}
-                    if item.kind == "video" else {})
+                    if item.kind == "video" else {"max_pixels": opts.max_pixels})
             options = ColorizeOptions(weights=weights, overwrite=True, **film)
             done = colorize(item.src, item.dst, options, colorizer=colorizer,
                             progress=counter or False)
