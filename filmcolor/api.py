@@ -110,9 +110,6 @@ def _film(src, dst, options, weights, colorizer, progress):
     if options.preview and options.segment_seconds is not None:
         raise UsageError(f"{src}: --segment-seconds does not apply to --start, --duration "
                          "or --compare")
-    if (options.reference or options.exemplar) is not None and options.preview:
-        raise UsageError(f"{src}: --reference does not apply to --start, --duration or "
-                         "--compare yet")
     from .image import is_image_path
 
     if is_image_path(dst):  # a picture named like a film says so, not "not a container"
@@ -163,7 +160,15 @@ def _referenced_film(src, dst, options, weights, colorizer, progress):
                     **options.film.kwargs())
         seconds = (SEGMENT_SECONDS if options.segment_seconds is None
                    else options.segment_seconds)
-        if seconds:
+        if options.preview:  # an excerpt or side by side: one pass, not resumed
+            from .films import colorize_video
+
+            if options.start and isinstance(track, ReferenceTrack):
+                track.excerpt(options.start)
+            result = colorize_video(src, dst, colorizer, start=options.start,
+                                    duration=options.duration, compare=options.compare,
+                                    **film)
+        elif seconds:
             from .models import weights_identity
             from .segments import colorize_film
 

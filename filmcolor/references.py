@@ -157,6 +157,8 @@ class ReferenceTrack:
         self._offsets = {}  # frame index -> (byte offset, h, w) in the scratch file
         self._by_pts = {}  # pts -> frame index; None if two frames share a pts
         self._shots = []  # (first, end) frame indices of the shots with a reference
+        self._time_base = None  # of the video stream, for excerpts (excerpt())
+        self._shift = 0  # ticks an excerpt's pts were moved back by
         self.frames = 0  # frames of the film
         self.reached = 0  # frames that got carried colour
         try:
@@ -168,6 +170,7 @@ class ReferenceTrack:
     def _build(self):
         shot, shot_start = [], 0
         with VideoReader(self.src, copy=False) as reader:
+            self._time_base = reader.stream.time_base
             for index, frame, small, new_shot in frames_by_shot(reader, self.render_size):
                 if new_shot and shot:
                     self._finish_shot(shot_start, shot)
@@ -207,12 +210,22 @@ class ReferenceTrack:
             self._file.write(record.tobytes())
             self.reached += 1
 
+    def excerpt(self, start):
+        """Frames will come from an excerpt starting at `start` seconds, their pts moved
+        back to 0 (VideoReader(start=...)): find them by their pts in the whole film."""
+        from fractions import Fraction
+
+        if self._by_pts is None:
+            raise BadReferenceError(f"{self.src}: --start with --reference needs a film "
+                                    "whose frames have unique timestamps")
+        self._shift = round(Fraction(start).limit_denominator(10**6) / self._time_base)
+
     def index_of(self, frame, counted):
         """The film's index of a decoded frame: by its pts, or `counted` (the frames seen
         before it) where pts do not name frames."""
         if self._by_pts is None:
             return counted
-        return self._by_pts.get(frame.pts, counted)
+        return self._by_pts.get(frame.pts + self._shift, -1 if self._shift else counted)
 
     def segment_key(self, segment):
         """[[name, sha256], ...] of the painted frames that can change a frame of

@@ -402,3 +402,23 @@ def test_batch_takes_an_exemplar_kept_with_the_painted_frames(painted, tmp_path,
     assert np.array_equal(guided[REF], plain[REF])  # the painted frame: as painted
     for t in range(SHOT_A, SHOT_A + SHOT_B):  # the shot without one: the exemplar's
         assert np.abs(guided[t].astype(int) - plain[t].astype(int)).mean() > 2, t
+
+
+def test_a_preview_excerpt_finds_its_painted_frame(painted, tmp_path, run_cli, model_path):
+    """--start/--duration with --reference: the excerpt's frames are found in the whole
+    film (their pts moved back to 0), so the painted frame comes out as painted, and the
+    side-by-side preview takes references too."""
+    film, masks, keys = painted
+    common = ["--reference", keys, "--weights", model_path, "--codec", "ffv1", "-q"]
+    full, part = tmp_path / "full.mkv", tmp_path / "part.mkv"
+    assert run_cli(film, full, *common)[0] == 0
+    code, err = run_cli(film, part, "--start", "0.08", "--duration", "0.2", *common)
+    assert code == 0, err
+    a, b = _uv(part), _uv(full)
+    assert len(a) == 5  # frames 2 to 6
+    assert np.array_equal(a[REF - 2], b[REF])  # the painted frame, exactly as painted
+    ab = _ab(part)
+    square = cv2.erode(masks[REF + 1].astype(np.uint8), np.ones((7, 7), np.uint8)) > 0
+    assert np.median(ab[REF - 1][square][:, 0]) > 20  # carried to the next frame
+    code, err = run_cli(film, tmp_path / "side.mkv", "--compare", *common)
+    assert code == 0, err
