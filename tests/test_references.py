@@ -422,3 +422,47 @@ def test_a_preview_excerpt_finds_its_painted_frame(painted, tmp_path, run_cli, m
     assert np.median(ab[REF - 1][square][:, 0]) > 20  # carried to the next frame
     code, err = run_cli(film, tmp_path / "side.mkv", "--compare", *common)
     assert code == 0, err
+
+
+def test_batch_redoes_only_the_repainted_shots_segments(tmp_path, model_path, monkeypatch):
+    """In a batch, a long film with NAME.refs/ is segmented in its task: after a run that
+    failed at the join, a repainted frame redoes only its shot's segments."""
+    import filmcolor.segments as segments
+    from filmcolor.batch import BatchOptions, run_batch
+    from filmcolor.errors import EncodeError
+    from filmcolor.options import FilmOptions
+
+    shelf = tmp_path / "shelf"
+    shelf.mkdir()
+    film = _long_film(shelf)
+    refs = shelf / "long.refs"
+    refs.mkdir()
+    _paint_all(refs, film, SEG_REF, (30.0, 25.0))
+    made, fail_join = [], [True]
+    real_segment, real_join = segments.colorize_segment, segments.join_segments
+
+    def counting_segment(src, dst, segment, *a, **k):
+        made.append(segment.index)
+        return real_segment(src, dst, segment, *a, **k)
+
+    def failing_join(*a, **k):
+        if fail_join[0]:
+            raise EncodeError("the disk filled up at the join")
+        return real_join(*a, **k)
+
+    monkeypatch.setattr(segments, "colorize_segment", counting_segment)
+    monkeypatch.setattr(segments, "join_segments", failing_join)
+    opts = BatchOptions(weights=model_path, film=FilmOptions(codec="ffv1"), segment_seconds=1)
+    out = tmp_path / "out"
+    from filmcolor.errors import PartialFailure
+
+    with pytest.raises(PartialFailure):
+        run_batch([shelf], out, opts)
+    assert made == [0, 1, 2, 3]  # the retry found every segment made
+    made.clear()
+    _paint_all(refs, film, SEG_REF, (-20.0, -30.0))
+    fail_join[0] = False
+    rep = run_batch([shelf], out, opts)
+    assert made == [2, 3] and rep["totals"]["done"] == 1
+    ab = _ab(out / "shelf" / "long.mp4")
+    assert np.allclose(np.median(ab[SEG_REF].reshape(-1, 2), axis=0), (-20, -30), atol=4)

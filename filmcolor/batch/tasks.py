@@ -122,7 +122,10 @@ def _run(task, colorizer, weights, opts, result, counter):
             from ..api import colorize
             from ..options import ColorizeOptions
 
-            film = ({"film": opts.film, "segment_seconds": 0, "reference": item.refs}
+            # a film with painted frames is one task, segmented in it (a rerun after a
+            # repaint redoes only that shot's segments); any other film here is one segment
+            seconds = opts.segment_seconds if item.refs is not None else 0
+            film = ({"film": opts.film, "segment_seconds": seconds, "reference": item.refs}
                     if item.kind == "video" else {"max_pixels": opts.max_pixels})
             options = ColorizeOptions(weights=weights, overwrite=True, **film)
             done = colorize(item.src, item.dst, options, colorizer=colorizer,
