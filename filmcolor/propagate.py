@@ -29,6 +29,10 @@ import numpy as np
 from .temporal import to_uint8, warp
 
 DECAY = 0.985  # confidence kept per frame carried (0.5 after about 46 frames)
+MIN_CONF = 1e-3  # below this nothing is carried further
+# frames a painted frame can reach each way: DECAY alone brings its confidence below
+# MIN_CONF there, so callers need to hold no frame farther from every reference
+REACH = int(np.ceil(np.log(MIN_CONF) / np.log(DECAY)))
 # Each check forgives a small error (sub-pixel flow noise, sensor grain) and then falls off:
 # a disagreement of SLACK + TOLERANCE weighs e**-1. Without the slack the per-frame factors
 # multiply up, and even a well-tracked object loses its colour within a few frames.
@@ -58,7 +62,7 @@ def _carry(lumas, flows, r, ab, conf0, step):
     (painted `ab`, confidence `conf0` there)."""
     out_ab, out_conf = {r: ab}, {r: conf0}
     t = r + step
-    while 0 <= t < len(lumas):
+    while 0 <= t < len(lumas) and abs(t - r) <= REACH:
         prev = t - step
         to_prev = flows.flow(t, prev)
         carried, inside = warp(np.dstack([out_ab[prev], out_conf[prev], lumas[prev]]), to_prev)
@@ -68,7 +72,7 @@ def _carry(lumas, flows, r, ab, conf0, step):
         conf = (carried[..., 2] * DECAY * _falloff(fb, FB_SLACK, FB_TOLERANCE)
                 * _falloff(luma_d, LUMA_SLACK, LUMA_TOLERANCE) * inside)
         out_ab[t], out_conf[t] = carried[..., :2], conf.astype(np.float32)
-        if float(conf.max()) < 1e-3:  # nothing left to carry
+        if float(conf.max()) < MIN_CONF:  # nothing left to carry
             break
         t += step
     return out_ab, out_conf

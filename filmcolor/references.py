@@ -32,7 +32,7 @@ import numpy as np
 from . import color
 from .errors import UsageError
 from .image import read_image
-from .propagate import blend, propagate_shot
+from .propagate import REACH, blend, propagate_shot
 from .shots import frames_by_shot
 from .video import VideoReader
 
@@ -161,6 +161,7 @@ class ReferenceTrack:
         self._shift = 0  # ticks an excerpt's pts were moved back by
         self.frames = 0  # frames of the film
         self.reached = 0  # frames that got carried colour
+        self.max_held = 0  # the most frames held at once (at most 2 * REACH + 1 per ref)
         try:
             self._build()
         except BaseException:
@@ -168,21 +169,40 @@ class ReferenceTrack:
             raise
 
     def _build(self):
-        shot, shot_start = [], 0
+        """One pass: only the frames within propagate.REACH of a painted frame are held (a
+        run), so memory grows with the painted frames, not with the shots' length."""
+        from bisect import bisect_left
+
+        painted = sorted(self.references)
+
+        def near(i):
+            k = bisect_left(painted, i - REACH)
+            return k < len(painted) and painted[k] <= i + REACH
+
+        run, run_start, shot_start = [], 0, 0
         with VideoReader(self.src, copy=False) as reader:
             self._time_base = reader.stream.time_base
             for index, frame, small, new_shot in frames_by_shot(reader, self.render_size):
-                if new_shot and shot:
-                    self._finish_shot(shot_start, shot)
-                    shot, shot_start = [], index
-                shot.append(small)
+                if new_shot and index:  # a run never crosses a cut
+                    self._carry_run(run_start, run)
+                    self._end_shot(shot_start, index)
+                    run, shot_start = [], index
+                if near(index):
+                    if not run:
+                        run_start = index
+                    run.append(small)
+                elif run:
+                    self._carry_run(run_start, run)
+                    run = []
+                self.max_held = max(self.max_held, len(run))
                 self.frames = index + 1
                 if self._by_pts is not None:
                     if frame.pts is None or frame.pts in self._by_pts:
                         self._by_pts = None  # not unique: frames are counted instead
                     else:
                         self._by_pts[frame.pts] = index
-        self._finish_shot(shot_start, shot)
+        self._carry_run(run_start, run)
+        self._end_shot(shot_start, self.frames)
         beyond = sorted(i for i in self.references if i >= self.frames)
         if beyond:
             ref = self.references[beyond[0]]
@@ -193,12 +213,16 @@ class ReferenceTrack:
                  len(self.references), "" if len(self.references) == 1 else "s",
                  self.reached, self.frames)
 
-    def _finish_shot(self, start, lumas):
+    def _end_shot(self, start, end):
+        if any(start <= i < end for i in self.references):
+            self._shots.append((start, end))
+
+    def _carry_run(self, start, lumas):
+        """Carry the painted frames among `lumas` (frames start.. of one shot) through them."""
         refs = {i - start: self.references[i] for i in self.references
                 if start <= i < start + len(lumas)}
         if not refs:
             return
-        self._shots.append((start, start + len(lumas)))
         h, w = lumas[0].shape
         small = {k: (_resize(r.ab, w, h), _resize(r.painted, w, h)) for k, r in refs.items()}
         abs_, confs = propagate_shot(lumas, small)

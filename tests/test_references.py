@@ -466,3 +466,38 @@ def test_batch_redoes_only_the_repainted_shots_segments(tmp_path, model_path, mo
     assert made == [2, 3] and rep["totals"]["done"] == 1
     ab = _ab(out / "shelf" / "long.mp4")
     assert np.allclose(np.median(ab[SEG_REF].reshape(-1, 2), axis=0), (-20, -30), atol=4)
+
+
+def test_only_frames_within_reach_of_a_painted_frame_are_held(painted, tmp_path,
+                                                             monkeypatch):
+    """Memory grows with the painted frames, not with the shot: with a reach of 2 frames
+    the track holds 5 frames of the 9-frame shot, and carries exactly what propagating
+    through the whole shot carries."""
+    import filmcolor.propagate as propagate
+    import filmcolor.references as references
+    from filmcolor.references import ReferenceTrack, _resize
+    from filmcolor.shots import frames_by_shot
+    from filmcolor.video import VideoReader
+
+    film, _, keys = painted
+    monkeypatch.setattr(propagate, "REACH", 2)
+    monkeypatch.setattr(references, "REACH", 2)
+    track = ReferenceTrack(film, keys, 64, scratch_dir=tmp_path)
+    try:
+        assert track.max_held == 5 and track.reached == 5
+        with VideoReader(film, copy=False) as reader:
+            lumas = [s for i, _, s, _ in frames_by_shot(reader, 64) if i < SHOT_A]
+        ref = track.references[REF]
+        h, w = lumas[0].shape
+        want_ab, want_conf = propagate.propagate_shot(
+            lumas, {REF: (_resize(ref.ab, w, h), _resize(ref.painted, w, h))})
+        model = np.zeros((h, w, 2), np.float32)
+        for t in range(SHOT_A + SHOT_B):
+            got = track.carried(t, model, lumas[0])
+            if abs(t - REF) <= 2:
+                want = propagate.blend(want_ab[t], want_conf[t], model)
+                assert np.allclose(got, want, atol=0.1), t  # float16 in the scratch file
+            else:
+                assert not got.any(), t  # out of reach (or past the cut): the model's
+    finally:
+        track.close()
