@@ -106,6 +106,11 @@ def references_identity(folder):
     return frames + ([_identity(exemplar)] if exemplar is not None else [])
 
 
+def exemplar_identity(path):
+    """[name, sha256] of an exemplar photo, for a resume key."""
+    return _identity(Path(path))
+
+
 def _identity(path):
     import hashlib
 

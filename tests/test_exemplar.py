@@ -131,3 +131,38 @@ def test_a_bad_exemplar_is_one_line_naming_the_file(case, tmp_path, run_cli, mod
     assert code in (EXIT_USAGE, 1), err
     assert len(err.strip().splitlines()) == 1 and bad.name in err and expected in err, err
     assert not out.exists()
+
+
+def test_batch_takes_an_exemplar_beside_a_photo_folder(tmp_path, run_cli, model_path):
+    """shelf/album.refs/exemplar.png guides every photo in shelf/album/ (and is not itself
+    colorized); it is in the report and in the resume key; other photos are not guided."""
+    import json
+
+    target, bright, dark = _layout(bright_left=False, seed=2)
+    album, other = tmp_path / "shelf" / "album", tmp_path / "shelf" / "other"
+    for folder in (album, other):
+        folder.mkdir(parents=True)
+        cv2.imwrite(str(folder / "p.png"), np.rint(target * 255).astype(np.uint8))
+    refs = tmp_path / "shelf" / "album.refs"
+    refs.mkdir()
+    _write_exemplar(refs / "exemplar.png")
+    out = tmp_path / "out"
+    args = ["batch", tmp_path / "shelf", "-o", out, "--weights", model_path, "-q"]
+    code, err = run_cli(*args)
+    assert code == 0, err
+    rep = json.loads((out / "report.json").read_text())
+    rows = {r["input"].split("shelf/")[-1]: r for r in rep["items"]}
+    assert set(rows) == {"album/p.png", "other/p.png"}
+    assert rows["album/p.png"]["references"] == {"exemplar": "exemplar.png"}
+    assert "references" not in rows["other/p.png"]
+    from filmcolor.image import read_image
+
+    guided = _ab(read_image(out / "shelf" / "album" / "p.png")[0])
+    plain = _ab(read_image(out / "shelf" / "other" / "p.png")[0])
+    assert np.median(guided[_core(bright)][..., 0]) > np.median(plain[_core(bright)][..., 0]) + 12
+    _write_exemplar(refs / "exemplar.png")  # the same picture again: nothing to redo
+    assert run_cli(*args)[0] == 0
+    assert json.loads((out / "report.json").read_text())["totals"]["done"] == 0
+    cv2.imwrite(str(refs / "exemplar.png"), cv2.imread(str(refs / "exemplar.png"))[:, ::-1])
+    assert run_cli(*args)[0] == 0  # a new exemplar redoes the album's photo only
+    assert json.loads((out / "report.json").read_text())["totals"]["done"] == 1

@@ -41,7 +41,7 @@ class Item:
     dst: Path
     kind: str  # "image" or "video"
     key: str  # dst relative to OUTDIR, POSIX spelling: the state file's key
-    refs: Path | None = None  # a film's painted frames: the sibling folder NAME.refs/
+    refs: Path | None = None  # a film's NAME.refs/ folder, or a photo's exemplar file
 
 
 def plan_batch(inputs, outdir, codec=None):
@@ -86,7 +86,8 @@ def plan_batch(inputs, outdir, codec=None):
                     from ..video import check_output
 
                     check_output(d, codec)
-                seen[ident] = Item(s, d, kind, key, _refs_of(s) if kind == "video" else None)
+                seen[ident] = Item(s, d, kind, key,
+                                   _refs_of(s) if kind == "video" else _exemplar_of(s))
                 items.append(seen[ident])
     if not items:
         raise NoImagesError(f"no images or films found in {', '.join(map(str, inputs))}")
@@ -133,6 +134,20 @@ def _refs_of(film):
     reel1.refs/, as `filmcolor keyframes reel1.mp4 reel1.refs` writes it)."""
     folder = film.with_name(film.stem + REFS_SUFFIX)
     return folder if folder.is_dir() else None
+
+
+def _exemplar_of(photo):
+    """A photo's exemplar: exemplar.jpg (or .png, ...) in NAME.refs/ beside the photo, else
+    in FOLDER.refs/ beside the folder holding it (album/ -> album.refs/), else None."""
+    from ..references import find_exemplar
+
+    for folder in (photo.with_name(photo.stem + REFS_SUFFIX),
+                   photo.parent.with_name(photo.parent.name + REFS_SUFFIX)):
+        if folder.is_dir():
+            found = find_exemplar(folder)
+            if found is not None:
+                return found
+    return None
 
 
 def _in_refs(relative):

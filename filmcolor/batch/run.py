@@ -147,6 +147,10 @@ class _Run:
         s = {"render_size": o.render_size or (DEFAULT_FILM_RENDER_SIZE if item.kind == "video"
                                               else DEFAULT_RENDER_SIZE),
              "weights": self.weights_id}
+        if item.kind != "video" and item.refs is not None:  # a new exemplar redoes it
+            from ..references import exemplar_identity
+
+            s["exemplar"] = exemplar_identity(item.refs)
         if item.kind == "video":
             s.update(o.film.kwargs())
             if item.refs is not None:  # a changed painted frame redoes the film

@@ -126,13 +126,16 @@ def _run(task, colorizer, weights, opts, result, counter):
             # repaint redoes only that shot's segments); any other film here is one segment
             seconds = opts.segment_seconds if item.refs is not None else 0
             film = ({"film": opts.film, "segment_seconds": seconds, "reference": item.refs}
-                    if item.kind == "video" else {"max_pixels": opts.max_pixels})
+                    if item.kind == "video" else
+                    {"max_pixels": opts.max_pixels, "exemplar": item.refs})
             options = ColorizeOptions(weights=weights, overwrite=True, **film)
             done = colorize(item.src, item.dst, options, colorizer=colorizer,
                             progress=counter or False)
             result["frames"] = done.count
             if done.references is not None:
                 result["references"] = done.references
+            elif item.refs is not None:  # a photo guided by an exemplar
+                result["references"] = {"exemplar": item.refs.name}
         result["status"] = "done"
     except (FilmcolorError, OSError) as ex:
         result["status"] = "failed"
