@@ -85,9 +85,8 @@ def colorize(src, dst, options=None, *, colorizer=None, progress=False):
     if given:
         raise UsageError(f"{src}: {', '.join(given)} only appl{'y' if len(given) > 1 else 'ies'} "
                          "to video input")
-    from .stills import colorize_image, plan
-
     from .locks import output_lock
+    from .stills import colorize_image, plan
 
     plan(src, dst, options.overwrite)  # fail on a bad command before the model loads
     render = colorizer.render_size if colorizer else (options.render_size
@@ -104,14 +103,13 @@ def colorize(src, dst, options=None, *, colorizer=None, progress=False):
 
 def _film(src, dst, options, weights, colorizer, progress):
     from .films import plan_video
+    from .image import is_image_path
     from .locks import output_lock
     from .video import inspect
 
     if options.preview and options.segment_seconds is not None:
         raise UsageError(f"{src}: --segment-seconds does not apply to --start, --duration "
                          "or --compare")
-    from .image import is_image_path
-
     if is_image_path(dst):  # a picture named like a film says so, not "not a container"
         inspect(src)
     dst = plan_video(src, dst, options.overwrite, options.film.codec)
@@ -144,15 +142,20 @@ def _locked_film(src, dst, options, weights, colorizer, progress):
 def _referenced_film(src, dst, options, weights, colorizer, progress):
     """Painted frames carried through their shots; a long film in segments, as without
     references, redoing on a rerun only the segments whose painted frames changed."""
-    from .references import ExemplarTrack, ReferenceTrack
+    from .references import ExemplarTrack, ReferenceTrack, find_exemplar, find_references
 
     render = colorizer.render_size if colorizer else (options.render_size
                                                       or DEFAULT_FILM_RENDER_SIZE)
     exemplar = _exemplar(options, render)
-    if options.reference is None:
+    folder = options.reference
+    if folder is not None and exemplar is None and not find_references(folder, quiet=True):
+        from .exemplar import Exemplar  # an exemplar alone: no pass to find shots
+
+        exemplar, folder = Exemplar(find_exemplar(folder), render), None
+    if folder is None:
         track = ExemplarTrack(exemplar)
     else:
-        track = ReferenceTrack(src, options.reference, render, scratch_dir=dst.parent,
+        track = ReferenceTrack(src, folder, render, scratch_dir=dst.parent,
                                exemplar=exemplar)
     try:
         colorizer = colorizer or load_colorizer(weights, render, options.batch_size)

@@ -40,25 +40,32 @@ def output_lock(dst):
 
 
 def _take(dst):
+    return take(lock_path(dst), lambda holder: OutputLockedError(
+        f"{dst}: another filmcolor run is writing this output ({holder}); wait for it or "
+        "choose another output"))
+
+
+def take(path, refused):
+    """An exclusive flock on the file `path`, naming this process in it; the open file, to
+    close (and remove, if wanted) on release, or None where there are no locks or the
+    folder cannot be written (that fails later with its own message). Held by another
+    process: raises `refused(holder)`, holder as the file names it."""
     try:
         import fcntl
     except ImportError:  # not on POSIX: no lock
         return None
-    path = lock_path(dst)
     for _ in range(10):  # the holder may remove the file between our open and flock
         try:
             f = open(path, "a+", encoding="utf-8")
         except OSError:
-            return None  # an unwritable folder fails later, with its own message
+            return None
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             f.seek(0)
             holder = f.read().strip() or "another process"
             f.close()
-            raise OutputLockedError(f"{dst}: another filmcolor run is writing this output "
-                                    f"({holder}); wait for it or choose another output") \
-                from None
+            raise refused(holder) from None
         try:
             same = os.fstat(f.fileno()).st_ino == os.stat(path).st_ino
         except OSError:

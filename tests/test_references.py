@@ -295,14 +295,10 @@ def _paint_all(keys, film, index, ab):
            np.zeros((H, W), bool), wall_ab=ab)
 
 
-def test_segments_take_references_and_a_repaint_redoes_only_the_shots_segments(
-        tmp_path, model_path, monkeypatch):
+def _spy_on_segments(monkeypatch, error):
+    """([indices of the segments made], [fail]): while fail[0], the join raises `error`."""
     import filmcolor.segments as segments
-    from filmcolor import colorize
-    from filmcolor.options import ColorizeOptions, FilmOptions
 
-    film, keys = _long_film(tmp_path), tmp_path / "keys"
-    keys.mkdir()
     made, fail_join = [], [True]
     real_segment, real_join = segments.colorize_segment, segments.join_segments
 
@@ -312,11 +308,22 @@ def test_segments_take_references_and_a_repaint_redoes_only_the_shots_segments(
 
     def failing_join(*a, **k):
         if fail_join[0]:
-            raise RuntimeError("killed before the join")
+            raise error
         return real_join(*a, **k)
 
     monkeypatch.setattr(segments, "colorize_segment", counting_segment)
     monkeypatch.setattr(segments, "join_segments", failing_join)
+    return made, fail_join
+
+
+def test_segments_take_references_and_a_repaint_redoes_only_the_shots_segments(
+        tmp_path, model_path, monkeypatch):
+    from filmcolor import colorize
+    from filmcolor.options import ColorizeOptions, FilmOptions
+
+    film, keys = _long_film(tmp_path), tmp_path / "keys"
+    keys.mkdir()
+    made, fail_join = _spy_on_segments(monkeypatch, RuntimeError("killed before the join"))
 
     def run(out, refs=True, seconds=1):
         made.clear()
@@ -427,7 +434,6 @@ def test_a_preview_excerpt_finds_its_painted_frame(painted, tmp_path, run_cli, m
 def test_batch_redoes_only_the_repainted_shots_segments(tmp_path, model_path, monkeypatch):
     """In a batch, a long film with NAME.refs/ is segmented in its task: after a run that
     failed at the join, a repainted frame redoes only its shot's segments."""
-    import filmcolor.segments as segments
     from filmcolor.batch import BatchOptions, run_batch
     from filmcolor.errors import EncodeError
     from filmcolor.options import FilmOptions
@@ -438,20 +444,8 @@ def test_batch_redoes_only_the_repainted_shots_segments(tmp_path, model_path, mo
     refs = shelf / "long.refs"
     refs.mkdir()
     _paint_all(refs, film, SEG_REF, (30.0, 25.0))
-    made, fail_join = [], [True]
-    real_segment, real_join = segments.colorize_segment, segments.join_segments
-
-    def counting_segment(src, dst, segment, *a, **k):
-        made.append(segment.index)
-        return real_segment(src, dst, segment, *a, **k)
-
-    def failing_join(*a, **k):
-        if fail_join[0]:
-            raise EncodeError("the disk filled up at the join")
-        return real_join(*a, **k)
-
-    monkeypatch.setattr(segments, "colorize_segment", counting_segment)
-    monkeypatch.setattr(segments, "join_segments", failing_join)
+    made, fail_join = _spy_on_segments(monkeypatch,
+                                       EncodeError("the disk filled up at the join"))
     opts = BatchOptions(weights=model_path, film=FilmOptions(codec="ffv1"), segment_seconds=1)
     out = tmp_path / "out"
     from filmcolor.errors import PartialFailure

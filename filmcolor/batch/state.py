@@ -11,7 +11,6 @@ same folder is refused with one line naming it.
 import json
 import logging
 import os
-import socket
 import sqlite3
 from pathlib import Path
 
@@ -145,23 +144,8 @@ def _read_old(path):
 def _take_lock(outdir):
     """An exclusive lock on OUTDIR's lock file, held until close (the OS frees it when the
     process dies, so a killed batch never leaves the folder locked)."""
-    try:
-        import fcntl
-    except ImportError:  # not on POSIX: no lock
-        return None
-    path = outdir / LOCK_FILE
-    f = open(path, "a+", encoding="utf-8")
-    try:
-        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        f.seek(0)
-        holder = f.read().strip() or "another process"
-        f.close()
-        raise BatchLockedError(f"{outdir}: another filmcolor batch is running on this "
-                               f"folder ({holder}); wait for it or choose another "
-                               "output folder") from None
-    f.seek(0)
-    f.truncate()
-    f.write(f"pid {os.getpid()} on {socket.gethostname()}\n")
-    f.flush()
-    return f
+    from ..locks import take
+
+    return take(outdir / LOCK_FILE, lambda holder: BatchLockedError(
+        f"{outdir}: another filmcolor batch is running on this folder ({holder}); wait "
+        "for it or choose another output folder"))
