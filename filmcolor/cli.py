@@ -250,6 +250,10 @@ def _split_references(paths):
               help="Crops cover a region 1 to 1/SCALE-MIN times the crop size (never past "
                    "the picture), scaled down  [default: 0.5 (unet, paper), 1 "
                    "(paper-recipe)]")
+@click.option("--ema", type=click.FloatRange(0, 1, max_open=True), default=0.0,
+              show_default=True,
+              help="Momentum per step of a moving average of the weights that validation "
+                   "scores and the checkpoints hold (Polyak averaging; 0 = off).")
 @click.option("--render-size", type=click.IntRange(min=16), default=DEFAULT_RENDER_SIZE,
               show_default=True, help="Long side validation images are scaled to.")
 @click.option("--val-split", default="val", show_default=True,
@@ -258,7 +262,7 @@ def _split_references(paths):
               help="Seed of the crops, augmentation and initial weights.")
 @_logging_options
 def train(data, out, recipe, loss, epochs, steps_per_epoch, batch_size, crop, lr, l2,
-          dropout, rebalance, augment, scale_min, render_size, val_split, seed, quiet,
+          dropout, rebalance, augment, scale_min, ema, render_size, val_split, seed, quiet,
           verbose):
     """Train a network on a folder of colour photographs."""
     from .models import import_keras
@@ -282,8 +286,8 @@ def train(data, out, recipe, loss, epochs, steps_per_epoch, batch_size, crop, lr
     best = run_training(recipe_config(
         recipe, data=str(data), out=str(out), batch_size=batch_size, crop=crop,
         steps_per_epoch=steps_per_epoch, learning_rate=lr, dropout=dropout,
-        rebalance=rebalance, render_size=render_size, val_split=val_split, seed=seed,
-        verbose=0 if quiet else 2, **overrides,
+        rebalance=rebalance, ema=ema, render_size=render_size, val_split=val_split,
+        seed=seed, verbose=0 if quiet else 2, **overrides,
     ))
     log.info("best model: %s", best)
 

@@ -52,6 +52,8 @@ class TrainConfig:
     rebalance: float = 0.0  # 0 = plain loss; >0 = weight pixels by rare ab colours
     augment: bool = True  # film-like tone, grain, blur, JPEG and vignetting on the input
     scale_min: float = 0.5  # crops at a random scale: image long side load_size * [min, 1]
+    ema: float = 0.0  # 0 = off; else the checkpoints hold a moving average of the weights
+    # (Polyak averaging, this momentum per step), which is also what validation scores
     load_size: int = 384  # long side training images are held at
     render_size: int = DEFAULT_RENDER_SIZE  # validation images, as at inference
     val_split: str = "val"  # subfolder holding validation images, or a fraction like "0.15"
@@ -418,11 +420,19 @@ def train(cfg: TrainConfig):
         loss = regression_loss(cfg.loss)
         # what Keras' "accuracy" means for this 2-channel output: argmax(a, b) agreement
         accuracy = keras.metrics.CategoricalAccuracy(name="accuracy")
-    trained.compile(optimizer=keras.optimizers.Adam(lr), loss=loss, metrics=[accuracy])
+    if not 0.0 <= cfg.ema < 1.0:
+        raise ValueError(f"ema momentum must be in [0, 1), got {cfg.ema}")
+    optimizer = keras.optimizers.Adam(lr, use_ema=cfg.ema > 0,
+                                      ema_momentum=cfg.ema or 0.99)
+    trained.compile(optimizer=optimizer, loss=loss, metrics=[accuracy])
     callbacks = [
         _EpochSetter(train_ds, cfg.seed),
-        # resume: restores weights and the epoch counter after a crash or Ctrl-C
+        # resume: restores weights and the epoch counter after a crash or Ctrl-C (the raw
+        # weights: it runs before the average is swapped in)
         keras.callbacks.BackupAndRestore(str(out / "backup"), delete_checkpoint=False),
+        # from here to the next epoch the model holds the averaged weights, so the
+        # checkpoints below save them (validation already ran on them)
+        *([keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if cfg.ema > 0 else []),
         keras.callbacks.CSVLogger(str(out / "log.csv"), append=True),
         _SaveInference(model, out, best=_best_val_loss(out)),
         _Plotter(out),
