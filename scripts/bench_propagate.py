@@ -1,0 +1,88 @@
+"""Carrying painted colour through shots, by DIS preset: time, as a ratio to the fast
+preset measured in the same run, and (with --quality) what each gives.
+
+    python scripts/bench_propagate.py FILM [--render-size 128] [--repeat 3] [--quality]
+
+Time: each shot's luma at render size is carried from its first frame (its own true
+colour as the painting) with propagate.propagate_shot; the figure is the best of --repeat
+runs. Quality: `filmcolor eval --reference-from-source first` for each preset (PSNR, AuC
+and ab flicker of the film colorized with one true-colour frame per shot).
+"""
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from filmcolor import color, propagate  # noqa: E402
+from filmcolor.engine import DEFAULT_FILM_RENDER_SIZE, Colorizer  # noqa: E402
+from filmcolor.evaluation.references import evaluate_references  # noqa: E402
+from filmcolor.models import load_model, shipped_weights  # noqa: E402
+from filmcolor.shots import frames_by_shot  # noqa: E402
+from filmcolor.video import VideoReader, rgb_frames  # noqa: E402
+
+PRESETS = {"fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
+           "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM}
+
+
+def shots(path, render_size):
+    """[(lumas, first frame's true ab)] at render size, cut as the pipeline cuts."""
+    cuts = set()
+    with VideoReader(path, copy=False) as reader:
+        for i, _, _, new_shot in frames_by_shot(reader, render_size):
+            if new_shot:
+                cuts.add(i)
+    out = []
+    for i, rgb in enumerate(rgb_frames(path)):
+        small = color.resize_long_side(rgb, render_size)
+        if i in cuts:
+            out.append(([], color.rgb_to_lab(small)[..., 1:]))
+        out[-1][0].append(color.luma(small))
+    return out
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("film", type=Path)
+    ap.add_argument("--render-size", type=int, default=DEFAULT_FILM_RENDER_SIZE)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--quality", action="store_true",
+                    help="also colorize the film with each preset and score it")
+    args = ap.parse_args(argv)
+    cv2.setNumThreads(1)  # one core each, as in a film task beside the model
+    film = shots(args.film, args.render_size)
+    frames = sum(len(lumas) for lumas, _ in film)
+    seconds = {}
+    for name, preset in PRESETS.items():
+        propagate.FLOW_PRESET = preset
+        best = np.inf
+        for _ in range(args.repeat):
+            t0 = time.perf_counter()
+            for lumas, ab in film:
+                propagate.propagate_shot(lumas, {0: ab})
+            best = min(best, time.perf_counter() - t0)
+        seconds[name] = best
+    quality = {}
+    if args.quality:
+        cz = Colorizer(load_model(shipped_weights("unet")), render_size=args.render_size)
+        for name, preset in PRESETS.items():
+            propagate.FLOW_PRESET = preset
+            sc = evaluate_references(args.film, cz, "first")
+            quality[name] = (f"  PSNR {sc.mean(sc.psnr, 'references'):.2f} dB  AuC "
+                             f"{sc.mean(sc.auc, 'references'):.2f}  ab flicker "
+                             f"{sc.flicker['references'].value:.3f} (model alone "
+                             f"{sc.flicker['model'].value:.3f})")
+    print(f"{args.film.name}: {frames} frames in {len(film)} shots at render size "
+          f"{args.render_size}")
+    for name, s in seconds.items():
+        print(f"  {name:6s} {s:6.2f} s  {frames / s:7.1f} frames/s  "
+              f"{s / seconds['fast']:.2f}x the fast preset{quality.get(name, '')}")
+
+
+if __name__ == "__main__":
+    main()
