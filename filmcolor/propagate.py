@@ -40,9 +40,9 @@ FB_SLACK, FB_TOLERANCE = 0.5, 1.0  # render-size pixels, forward-backward disagr
 LUMA_SLACK, LUMA_TOLERANCE = 0.02, 0.05  # luma units in [0, 1]
 # DIS's medium preset, not the fast one the smoother uses: carried colour follows every
 # error of the flow for hundreds of frames, and on pans over the validation photos
-# (scripts/make_pan_clip.py) it gave +0.2 dB and 22% less ab flicker; it takes 2.2-2.6x the
-# fast preset's time (scripts/bench_propagate.py), still far less than the model's share
-# (README, "Frames to paint")
+# (scripts/make_pan_clip.py) it gave +0.2 dB and 4% less ab flicker (Megamind: +0.7 dB,
+# 20% less); it takes 1.9-2.6x the fast preset's time (scripts/bench_propagate.py), still
+# far less than the model's share (README, "Frames to paint")
 FLOW_PRESET = cv2.DISOPTICAL_FLOW_PRESET_MEDIUM
 FILL_RADIUS = 4  # guided filter window radius, render-size pixels
 FILL_EPS = 1e-3  # guided filter regularisation (luma variance units)
