@@ -83,7 +83,7 @@ MAD_SCALE = 4.0  # cut_score's MAD term: a mean luma jump of 0.1 scores 0.4
 FLAT_STD = 0.01  # thumbnails flatter than this have no usable correlation
 # cut_score compares thumbnails again after a shift found by phase correlation: from a
 # quarter of a thumbnail pixel (less is what the plain comparison already forgives) to a
-# quarter of the thumbnail (a larger overlap than that is too small to trust)
+# quarter of the thumbnail (a larger shift leaves too little overlap to trust)
 MIN_PAN, MAX_PAN = 0.25, 0.25
 
 

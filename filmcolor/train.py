@@ -422,8 +422,8 @@ def train(cfg: TrainConfig):
         accuracy = keras.metrics.CategoricalAccuracy(name="accuracy")
     if not 0.0 <= cfg.ema < 1.0:
         raise ValueError(f"ema momentum must be in [0, 1), got {cfg.ema}")
-    optimizer = keras.optimizers.Adam(lr, use_ema=cfg.ema > 0,
-                                      ema_momentum=cfg.ema or 0.99)
+    optimizer = (keras.optimizers.Adam(lr, use_ema=True, ema_momentum=cfg.ema) if cfg.ema
+                 else keras.optimizers.Adam(lr))
     trained.compile(optimizer=optimizer, loss=loss, metrics=[accuracy])
     callbacks = [
         _EpochSetter(train_ds, cfg.seed),

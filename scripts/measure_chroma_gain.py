@@ -54,6 +54,10 @@ class Picture:
             self.truth = truth
             self.code_true = _code_true(truth, self.small.shape)
             self.source_cf = metrics.colorfulness(truth)
+            gray_rgb = np.repeat(self.gray[..., None], 3, axis=-1)
+            self.gray_score = score(gray_rgb, np.full(self.small.shape + (2,),
+                                                      color.encode_ab(np.zeros(2))),
+                                    truth, self.code_true)
 
 
 def _chroma(ab):
@@ -80,9 +84,7 @@ def figures(pictures, transform):
         ab = transform(p)
         s = score(color.compose(p.gray, color.chroma_offsets(p.small, ab)),
                   color.encode_ab(ab), p.truth, p.code_true)
-        gray_rgb = np.repeat(p.gray[..., None], 3, axis=-1)
-        g = score(gray_rgb, np.full(p.small.shape + (2,), color.encode_ab(np.zeros(2))),
-                  p.truth, p.code_true)
+        g = p.gray_score
         d_psnr.append(s["psnr"] - g["psnr"])
         d_auc.append(s["auc"] - g["auc"])
         cf.append(s["colorfulness"])
