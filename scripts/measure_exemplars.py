@@ -89,11 +89,11 @@ def photos(colorizer, corpus):
 
 
 def film(colorizer, path):
-    from filmcolor.evaluation.references import _shots, choose
+    from filmcolor.evaluation.references import choose, film_shots
     from filmcolor.video import rgb_frames
 
     frames = list(rgb_frames(path))
-    shots = [s for s in _shots(path, colorizer.render_size) if s[2] is not None]
+    shots = [s for s in film_shots(path, colorizer.render_size) if s[2] is not None]
     firsts = choose(shots, "first")
     rows_same, rows_next = Rows(), Rows()
     with tempfile.TemporaryDirectory() as tmp:

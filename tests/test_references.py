@@ -179,8 +179,11 @@ def test_eval_reference_from_source_scores_references_beside_the_model(tmp_path,
     out = run_cli.stdout
     assert "14 frames" in out and "2 shots, 2 references (frames 3, 10)" in out, out
     row = next(line for line in out.splitlines() if line.startswith("| PSNR"))
-    refs, model, gray = (float(v) for v in row.strip("| \n").split("|")[1:])
-    assert refs > model + 3 and refs > gray + 3, row  # the true colours were handed over
+    refs, model, gray, own = (v.strip() for v in row.strip("| \n").split("|")[1:])
+    assert own == "-" and float(refs) > float(model) + 3 and float(refs) > float(gray) + 3, row
+    row = next(line for line in out.splitlines() if line.startswith("| mean chroma"))
+    refs, model, gray, own = (float(v) for v in row.strip("| \n").split("|")[1:])
+    assert gray == 0 and own > 20 and abs(refs - own) < 0.2 * own, row  # as colourful
     assert "wall time: with references" in out and "ratio" in out
     assert cv2.imread(str(plot)) is not None
 

@@ -6,7 +6,10 @@ its true colour as if a colourist had painted it; the film is then colorized twi
 the real pipeline (lossless FFV1, so only the colour differs): with those references and by
 the model alone. Every frame of both, and the gray film, is scored against the original
 (RGB PSNR, AuC), with the flicker (warping error on ab at render size), the frames'
-distance to the nearest reference in their shot, and the wall time of each run.
+distance to the nearest reference in their shot, and the wall time of each run. The
+film's own colours get the flicker and mean chroma too: the warping error grows with how
+colourful a film is (scripts/measure_flicker_floor.py), so a steadiness figure means little
+without the colourfulness beside it.
 """
 
 import logging
@@ -39,7 +42,10 @@ class ReferenceScores:
     shots: int
     psnr: dict = field(default_factory=lambda: {r: [] for r in ROWS})
     auc: dict = field(default_factory=lambda: {r: [] for r in ROWS})
-    flicker: dict = field(default_factory=lambda: {r: metrics.WarpingError() for r in ROWS})
+    # flicker and chroma also for "original", the film's own colours
+    flicker: dict = field(default_factory=lambda: {r: metrics.WarpingError()
+                                                   for r in (*ROWS, "original")})
+    chroma: dict = field(default_factory=lambda: {r: [] for r in (*ROWS, "original")})
     distance: list = field(default_factory=list)  # per frame, to the nearest reference
     seconds: dict = field(default_factory=dict)  # "references", "model": wall time of a run
 
@@ -49,7 +55,7 @@ class ReferenceScores:
         return float(v.mean()) if v.size else float("nan")
 
 
-def _shots(path, render_size):
+def film_shots(path, render_size):
     """[(first, end, first frame with a picture)] of the film, cut as the pipeline cuts."""
     shots, start, paintable = [], 0, None
     with VideoReader(path, copy=False) as reader:
@@ -80,7 +86,7 @@ def evaluate_references(path, colorizer, where="first", progress=False):
     ReferenceScores."""
     path = Path(path)
     render = colorizer.render_size
-    shots = _shots(path, render)
+    shots = film_shots(path, render)
     refs = choose(shots, where)
     with tempfile.TemporaryDirectory(prefix="filmcolor-eval-") as tmp:
         tmp = Path(tmp)
@@ -121,32 +127,37 @@ def _score(scores, path, tmp, shots, render):
         gray = np.repeat(color.luma(truth)[..., None], 3, axis=-1)
         small_src = color.resize_long_side(color.luma(truth), render)
         outs = {"references": with_refs, "model": model, "gray": gray}
-        small_ab = {}
+        small_ab = {"original": color.rgb_to_lab(color.resize_long_side(truth, render))[..., 1:]}
         for row, rgb in outs.items():
             scores.psnr[row].append(metrics.psnr_rgb(rgb, truth))
             scores.auc[row].append(100.0 * metrics.auc_ab(color.rgb_to_lab(rgb)[..., 1:],
                                                           truth_ab))
             small_ab[row] = color.rgb_to_lab(color.resize_long_side(rgb, render))[..., 1:]
+        for row, ab in small_ab.items():
+            scores.chroma[row].append(float(np.hypot(ab[..., 0], ab[..., 1]).mean()))
         if prev is not None and not any(t == s[0] for s in shots):  # no pair across a cut
             motion = metrics.source_motion(prev[0], small_src)
-            for row in ROWS:
-                scores.flicker[row].add(motion, prev[1][row], small_ab[row])
+            for row, ab in small_ab.items():
+                scores.flicker[row].add(motion, prev[1][row], ab)
         prev = (small_src, small_ab)
         scores.distance.append(nearest[t] if t < len(nearest) else -1)
 
 
 def format_reference_table(scores, path):
     cols = {"references": f"with references ({scores.where} frame of each shot)",
-            "model": "model alone", "gray": "gray (ab=0)"}
+            "model": "model alone", "gray": "gray (ab=0)", "original": "the film's own"}
+    every = (*ROWS, "original")
     body = [
         ["PSNR (dB) per frame, RGB, full size (higher is better)",
-         *[f"{scores.mean(scores.psnr, r):.2f}" for r in ROWS]],
+         *[f"{scores.mean(scores.psnr, r):.2f}" for r in ROWS], "-"],
         ["AuC (%) per frame, ab error 0..150 (higher is better)",
-         *[f"{scores.mean(scores.auc, r):.2f}" for r in ROWS]],
+         *[f"{scores.mean(scores.auc, r):.2f}" for r in ROWS], "-"],
         ["flicker: warping error on ab, render size, within shots (lower is steadier)",
-         *[f"{scores.flicker[r].value:.3f}" for r in ROWS]],
+         *[f"{scores.flicker[r].value:.3f}" for r in every]],
+        ["mean chroma: length of ab, render size (the flicker grows with it)",
+         *[f"{scores.mean(scores.chroma, r):.1f}" for r in every]],
     ]
-    head = ["metric", *[cols[r] for r in ROWS]]
+    head = ["metric", *[cols[r] for r in every]]
     widths = [max(len(r[i]) for r in [head, *body]) for i in range(len(head))]
     line = lambda r: "| " + " | ".join(v.ljust(w) for v, w in zip(r, widths)) + " |"
     sep = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
