@@ -1,12 +1,16 @@
 """Carrying painted colour through shots, by DIS preset: time, as a ratio to the fast
-preset measured in the same run, and (with --quality) what each gives.
+preset measured in the same run, and (with --quality) what each gives; with --try, what
+other settings of propagate.py give.
 
     python scripts/bench_propagate.py FILM [--render-size 128] [--repeat 3] [--quality]
+    python scripts/bench_propagate.py FILM --try FILL_RADIUS=4,FILL_EPS=1e-3 DECAY=0.99 ...
 
 Time: each shot's luma at render size is carried from its first frame (its own true
 colour as the painting) with propagate.propagate_shot; the figure is the best of --repeat
 runs. Quality: `filmcolor eval --reference-from-source first` for each preset (PSNR, AuC
-and ab flicker of the film colorized with one true-colour frame per shot).
+and ab flicker of the film colorized with one true-colour frame per shot). --try scores
+that way each group of propagate.py's constants (NAME=VALUE,...; the others as shipped)
+instead of timing the presets.
 """
 
 import argparse
@@ -53,7 +57,11 @@ def main(argv=None):
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--quality", action="store_true",
                     help="also colorize the film with each preset and score it")
+    ap.add_argument("--try", dest="tries", nargs="+", metavar="NAME=VALUE,...",
+                    help="score these settings of propagate.py instead")
     args = ap.parse_args(argv)
+    if args.tries:
+        return score_settings(args.film, args.render_size, args.tries)
     cv2.setNumThreads(1)  # one core each, as in a film task beside the model
     film = shots(args.film, args.render_size)
     frames = sum(len(lumas) for lumas, _ in film)
@@ -72,16 +80,41 @@ def main(argv=None):
         cz = Colorizer(load_model(shipped_weights("unet")), render_size=args.render_size)
         for name, preset in PRESETS.items():
             propagate.FLOW_PRESET = preset
-            sc = evaluate_references(args.film, cz, "first")
-            quality[name] = (f"  PSNR {sc.mean(sc.psnr, 'references'):.2f} dB  AuC "
-                             f"{sc.mean(sc.auc, 'references'):.2f}  ab flicker "
-                             f"{sc.flicker['references'].value:.3f} (model alone "
-                             f"{sc.flicker['model'].value:.3f})")
+            quality[name] = "  " + _quality(evaluate_references(args.film, cz, "first"))
     print(f"{args.film.name}: {frames} frames in {len(film)} shots at render size "
           f"{args.render_size}")
     for name, s in seconds.items():
         print(f"  {name:6s} {s:6.2f} s  {frames / s:7.1f} frames/s  "
               f"{s / seconds['fast']:.2f}x the fast preset{quality.get(name, '')}")
+
+
+def _quality(sc):
+    return (f"PSNR {sc.mean(sc.psnr, 'references'):.2f} dB  AuC "
+            f"{sc.mean(sc.auc, 'references'):.2f}  ab flicker "
+            f"{sc.flicker['references'].value:.3f} (model alone "
+            f"{sc.flicker['model'].value:.3f})")
+
+
+def score_settings(film, render_size, tries):
+    from filmcolor import references
+
+    cz = Colorizer(load_model(shipped_weights("unet")), render_size=render_size)
+    shipped = {k: getattr(propagate, k) for k in dir(propagate) if k.isupper()}
+    print(f"{film.name}: one true-colour reference per shot (its first frame), render size "
+          f"{render_size}")
+    for setting in tries:
+        for name, value in shipped.items():
+            setattr(propagate, name, value)
+        for pair in setting.split(","):
+            name, value = pair.split("=")
+            if name not in shipped:
+                sys.exit(f"--try {pair}: propagate.py has no {name}")
+            setattr(propagate, name, type(shipped[name])(float(value)))
+        # frames a painted frame reaches follow from the decay (propagate.REACH)
+        propagate.REACH = references.REACH = int(np.ceil(np.log(propagate.MIN_CONF)
+                                                         / np.log(propagate.DECAY)))
+        sc = evaluate_references(film, cz, "first")
+        print(f"  {setting:36s} {_quality(sc)}")
 
 
 if __name__ == "__main__":
