@@ -20,6 +20,7 @@ the painted frames that can change a segment (those of the shots it touches), so
 film redoes only the segments whose painted frames changed.
 """
 
+import json
 import logging
 import os
 import re
@@ -41,6 +42,7 @@ log = logging.getLogger("filmcolor")
 NAME = re.compile(r"^frame-(\d+)\.(png|jpe?g|tiff?)$", re.IGNORECASE)
 # an exemplar photo kept with the painted frames (the batch's NAME.refs/ takes one so)
 EXEMPLAR_NAME = re.compile(r"^exemplar\.(png|jpe?g|tiff?|webp|bmp)$", re.IGNORECASE)
+SAVED_TRACK = "carried-colour"  # ReferenceTrack.save's files: .json (index) and .bin
 GRAY_CHROMA = 3.0  # a reference whose |ab| stays below this everywhere gives no colour
 ASPECT_TOLERANCE = 0.02  # relative difference of width / height still taken as the same
 
@@ -144,19 +146,7 @@ class ReferenceTrack:
     decoding pass at render size, kept in a scratch file, read back in film order."""
 
     def __init__(self, src, folder, render_size, scratch_dir=None, exemplar=None):
-        self.src, self.render_size, self.exemplar = Path(src), render_size, exemplar
-        paths = find_references(folder)
-        kept = find_exemplar(folder)
-        if kept is not None:
-            if exemplar is not None:
-                raise BadReferenceError(f"{exemplar.path}: give one exemplar photo (also "
-                                        f"{kept} with the painted frames)")
-            from .exemplar import Exemplar
-
-            self.exemplar = Exemplar(kept, render_size)
-        with VideoReader(src, copy=False) as reader:
-            width, height = reader.width, reader.height
-        self.references = {i: read_reference(p, i, width, height) for i, p in paths.items()}
+        self._read(src, folder, render_size, exemplar)
         self._file = tempfile.NamedTemporaryFile(prefix=".filmcolor-refs-", suffix=".bin",
                                                  dir=scratch_dir, delete=False)
         self._offsets = {}  # frame index -> (byte offset, h, w) in the scratch file
@@ -172,6 +162,70 @@ class ReferenceTrack:
         except BaseException:
             self.close()
             raise
+
+    def _read(self, src, folder, render_size, exemplar):
+        self.src, self.render_size, self.exemplar = Path(src), render_size, exemplar
+        self.folder = Path(folder)
+        paths = find_references(folder)
+        kept = find_exemplar(folder)
+        if kept is not None:
+            if exemplar is not None:
+                raise BadReferenceError(f"{exemplar.path}: give one exemplar photo (also "
+                                        f"{kept} with the painted frames)")
+            from .exemplar import Exemplar
+
+            self.exemplar = Exemplar(kept, render_size)
+        with VideoReader(src, copy=False) as reader:
+            width, height = reader.width, reader.height
+        self.references = {i: read_reference(p, i, width, height) for i, p in paths.items()}
+
+    def save(self, folder):
+        """Keep the carried chroma in `folder` (SAVED_TRACK and its .bin) for
+        ReferenceTrack.load, so that workers colouring a film's segments share one carrying
+        pass; close() then leaves it there."""
+        folder = Path(folder)
+        data = folder / f"{SAVED_TRACK}.bin"
+        self._file.flush()
+        os.replace(self._file.name, data)
+        self._kept = True
+        index = {"references": references_identity(self.folder),
+                 "render_size": self.render_size,
+                 "offsets": {str(k): v for k, v in self._offsets.items()},
+                 "by_pts": None if self._by_pts is None else list(self._by_pts.items()),
+                 "shots": self._shots, "time_base": str(self._time_base),
+                 "frames": self.frames, "reached": self.reached, "max_held": self.max_held}
+        from .image import write_atomic
+
+        write_atomic(folder / f"{SAVED_TRACK}.json", json.dumps(index).encode("utf-8"))
+
+    @classmethod
+    def load(cls, src, folder, render_size, saved):
+        """The track ReferenceTrack.save left in the folder `saved`, for the painted frames
+        in `folder`; BadReferenceError if they changed since."""
+        from fractions import Fraction
+
+        self = cls.__new__(cls)
+        self._file, self._kept = None, True
+        self._read(src, folder, render_size, None)
+        saved = Path(saved)
+        try:
+            index = json.loads((saved / f"{SAVED_TRACK}.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError) as ex:
+            raise BadReferenceError(f"{saved}: the carried colour of {self.folder} cannot be "
+                                    f"read ({ex.__class__.__name__}); run again") from None
+        if (index["references"] != references_identity(self.folder)
+                or index["render_size"] != render_size):
+            raise BadReferenceError(f"{self.folder}: the painted frames changed while the "
+                                    "film was being coloured; run again")
+        self._offsets = {int(k): tuple(v) for k, v in index["offsets"].items()}
+        self._by_pts = None if index["by_pts"] is None else dict(map(tuple, index["by_pts"]))
+        self._shots = [tuple(s) for s in index["shots"]]
+        self._time_base = Fraction(index["time_base"])
+        self._shift = 0
+        self.frames, self.reached = index["frames"], index["reached"]
+        self.max_held = index["max_held"]
+        self._file = open(saved / f"{SAVED_TRACK}.bin", "rb")  # noqa: SIM115 - close()
+        return self
 
     def _build(self):
         """One pass: only the frames within propagate.REACH of a painted frame are held (a
@@ -309,6 +363,8 @@ class ReferenceTrack:
         f, self._file = getattr(self, "_file", None), None
         if f is not None:
             f.close()
+            if getattr(self, "_kept", False):
+                return  # saved for other processes (save()); the work folder's to remove
             try:
                 os.unlink(f.name)
             except OSError:

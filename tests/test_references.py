@@ -435,8 +435,8 @@ def test_a_preview_excerpt_finds_its_painted_frame(painted, tmp_path, run_cli, m
 
 
 def test_batch_redoes_only_the_repainted_shots_segments(tmp_path, model_path, monkeypatch):
-    """In a batch, a long film with NAME.refs/ is segmented in its task: after a run that
-    failed at the join, a repainted frame redoes only its shot's segments."""
+    """In a batch, a long film with NAME.refs/ is cut into segment tasks like any other:
+    after a run that failed at the join, a repainted frame redoes only its shot's segments."""
     from filmcolor.batch import BatchOptions, run_batch
     from filmcolor.errors import EncodeError
     from filmcolor.options import FilmOptions
@@ -463,6 +463,38 @@ def test_batch_redoes_only_the_repainted_shots_segments(tmp_path, model_path, mo
     assert made == [2, 3] and rep["totals"]["done"] == 1
     ab = _ab(out / "shelf" / "long.mp4")
     assert np.allclose(np.median(ab[SEG_REF].reshape(-1, 2), axis=0), (-20, -30), atol=4)
+
+
+@pytest.mark.slow
+def test_a_painted_films_segments_spread_over_a_dask_local_cluster(tmp_path, trained_weights):
+    """A film with NAME.refs/ on a two-worker LocalCluster (loopback): the batch carries
+    the painted frame once, both workers colour segments from it, and the joined film
+    equals the one-pass referenced film plane for plane (FFV1); nothing is left over."""
+    distributed = pytest.importorskip("dask.distributed")
+    from filmcolor.batch import BatchOptions, run_batch
+    from filmcolor.batch.state import read_items
+    from filmcolor.options import FilmOptions
+
+    shelf = tmp_path / "shelf"
+    shelf.mkdir()
+    film = _long_film(shelf)
+    (shelf / "long.refs").mkdir()
+    _paint_all(shelf / "long.refs", film, SEG_REF, (30.0, 25.0))
+    opts = {"weights": trained_weights, "film": FilmOptions(codec="ffv1")}
+    run_batch([shelf], tmp_path / "local", BatchOptions(segment_seconds=0, **opts))
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  host="127.0.0.1", dashboard_address=None) as cluster:
+        rep = run_batch([shelf], tmp_path / "dask",
+                        BatchOptions(scheduler=cluster.scheduler_address, segment_seconds=0.5,
+                                     **opts))
+    assert rep["totals"]["done"] == 1
+    entry = read_items(tmp_path / "dask")["shelf/long.mp4"]
+    assert entry["segments"] == 8 and len(entry["segment_workers"]) == 2, entry
+    assert entry["references"] == {"files": 1, "reached": SEG_SHOT}, entry
+    local, dask = (_uv(tmp_path / d / "shelf" / "long.mp4") for d in ("local", "dask"))
+    assert len(local) == len(dask) == 2 * SEG_SHOT
+    assert all(np.array_equal(a, b) for a, b in zip(local, dask))
+    assert not [p for p in (tmp_path / "dask").rglob("*") if "carried-colour" in p.name]
 
 
 def test_only_frames_within_reach_of_a_painted_frame_are_held(painted, tmp_path,

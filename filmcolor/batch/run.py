@@ -123,6 +123,7 @@ class _Film:
     failed: bool = False
     workers: set = field(default_factory=set)  # host:pid of the workers that did segments
     warnings: list = field(default_factory=list)
+    references: dict = None  # painted frames: the report's {"files", "reached"}
 
     def complete(self):
         return len(self.finished) == len(self.segments)
@@ -249,29 +250,62 @@ class _Run:
 
     def _tasks(self, item, settings):
         """The item's tasks: itself, or the segments of a long film not finished yet."""
-        if item.kind != "video" or not self.opts.segment_seconds or item.refs is not None:
-            return [Task(item, settings)]  # painted frames: one task (segmented in it)
+        if item.kind != "video" or not self.opts.segment_seconds:
+            return [Task(item, settings)]
         from ..segments import FilmWork
 
         o = self.opts
-        work = FilmWork(item.src, item.dst, self.outdir / WORK_DIR / item.key, settings,
+        # painted frames name each segment's key (work.keys), not the plan: a repainted
+        # frame redoes the segments of its shot only
+        plan = {k: v for k, v in settings.items() if k != "references"}
+        work = FilmWork(item.src, item.dst, self.outdir / WORK_DIR / item.key, plan,
                         o.segment_seconds, o.film.radius if o.film.temporal else 0, o.film.codec)
         segments = work.segments()
         if not segments:
             return [Task(item, settings)]
+        references = None
+        if item.refs is not None:
+            references = self._carry(item, settings, work, segments)
+            if references is None:  # its worker's one task fails it with the reason
+                work.remove()
+                _remove_empty_parents(work.workdir, self.outdir)
+                return [Task(item, settings)]
         finished = work.finished()
         film = self.films[item.key] = _Film(item, settings, work, segments, finished,
-                                            resumed=len(finished))
+                                            resumed=len(finished), references=references)
         if finished:
             log.info("resume %s: %d of %d segments finished earlier", item.src,
                      len(finished), len(segments))
         return [Task(item, settings, s, work.workdir) for s in segments
                 if s.index not in film.finished]
 
+    def _carry(self, item, settings, work, segments):
+        """Carry a film's painted frames through it once, here, into its work folder, where
+        each segment's worker reads them (references.ReferenceTrack.save); sets each
+        segment's key. Returns the report's {"files", "reached"}, or None when the painted
+        frames cannot be used (a bad file, frames without unique timestamps)."""
+        from ..references import ReferenceTrack
+
+        log.info("carrying the painted frames of %s through it (%s)", item.src, item.refs)
+        try:
+            track = ReferenceTrack(item.src, item.refs, settings["render_size"],
+                                   scratch_dir=work.workdir)
+        except (FilmcolorError, OSError):
+            return None
+        try:
+            work.keys = {s.index: track.segment_key(s) for s in segments}
+            track.save(work.workdir)
+            return track.summary()
+        except ValueError:  # pts that do not name frames: no segments to key
+            return None
+        finally:
+            track.close()
+
     def _join(self, film):
         item = film.item
         t0 = time.perf_counter()
-        result = {"settings": film.settings, "attempt": 1, "frames": None}
+        result = {"settings": film.settings, "attempt": 1, "frames": None,
+                  "references": film.references}
         try:
             with collect_warnings() as notes:
                 result["frames"] = film.work.join()
@@ -318,6 +352,7 @@ class _Run:
             if self.bar is not None:
                 self.bar.update(0, item_done=True, task=task)
             return
+        film.work.mark(task.segment)  # which painted frames it was made from
         film.finished.add(task.segment.index)
         film.workers.add(result["worker"])
         log.info("segment %d of %d done %s (%.1f s, %s)", task.segment.index + 1,

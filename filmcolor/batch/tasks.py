@@ -116,14 +116,25 @@ def _run(task, colorizer, weights, opts, result, counter):
             from ..segments import colorize_segment, part_path
 
             part = part_path(task.workdir, task.segment)
-            result["frames"] = colorize_segment(item.src, item.dst, task.segment, part,
-                                                colorizer, bar=counter, **opts.film.kwargs())
+            track = None
+            if item.refs is not None:  # carried once by the batch, into the work folder
+                from ..references import ReferenceTrack
+
+                track = ReferenceTrack.load(item.src, item.refs, task.settings["render_size"],
+                                            task.workdir)
+            try:
+                result["frames"] = colorize_segment(item.src, item.dst, task.segment, part,
+                                                    colorizer, bar=counter, track=track,
+                                                    **opts.film.kwargs())
+            finally:
+                if track is not None:
+                    track.close()
         else:  # a whole photo or a film of one segment: the library's own call
             from ..api import colorize
             from ..options import ColorizeOptions
 
-            # a film with painted frames is one task, segmented in it (a rerun after a
-            # repaint redoes only that shot's segments); any other film here is one segment
+            # a film here is one segment (the batch cuts longer ones into tasks), or one
+            # whose painted frames could not be carried: its call gives the reason
             seconds = opts.segment_seconds if item.refs is not None else 0
             film = ({"film": opts.film, "segment_seconds": seconds, "reference": item.refs}
                     if item.kind == "video" else
