@@ -163,7 +163,7 @@ class ReferenceTrack:
             self.close()
             raise
 
-    def _read(self, src, folder, render_size, exemplar):
+    def _read(self, src, folder, render_size, exemplar, lazy=False):
         self.src, self.render_size, self.exemplar = Path(src), render_size, exemplar
         self.folder = Path(folder)
         paths = find_references(folder)
@@ -177,7 +177,10 @@ class ReferenceTrack:
             self.exemplar = Exemplar(kept, render_size)
         with VideoReader(src, copy=False) as reader:
             width, height = reader.width, reader.height
-        self.references = {i: read_reference(p, i, width, height) for i, p in paths.items()}
+        if lazy:  # a worker reads only the painted frames its segment writes
+            self.references = _LazyReferences(paths, width, height)
+        else:  # every file checked before any work starts
+            self.references = {i: read_reference(p, i, width, height) for i, p in paths.items()}
 
     def save(self, folder):
         """Keep the carried chroma in `folder` (SAVED_TRACK and its .bin) for
@@ -206,7 +209,7 @@ class ReferenceTrack:
 
         self = cls.__new__(cls)
         self._file, self._kept = None, True
-        self._read(src, folder, render_size, None)
+        self._read(src, folder, render_size, None, lazy=True)
         saved = Path(saved)
         try:
             index = json.loads((saved / f"{SAVED_TRACK}.json").read_text(encoding="utf-8"))
@@ -369,6 +372,30 @@ class ReferenceTrack:
                 os.unlink(f.name)
             except OSError:
                 pass
+
+
+class _LazyReferences(dict):
+    """{frame index: Reference} whose painted files are read when first asked for."""
+
+    def __init__(self, paths, width, height):
+        super().__init__((i, None) for i in paths)
+        self._paths, self._size = paths, (width, height)
+
+    def __getitem__(self, index):
+        ref = super().__getitem__(index)
+        if ref is None:
+            ref = read_reference(self._paths[index], index, *self._size)
+            super().__setitem__(index, ref)
+        return ref
+
+    def get(self, index, default=None):
+        return self[index] if index in self else default
+
+    def items(self):
+        return [(i, self[i]) for i in self]
+
+    def values(self):
+        return [self[i] for i in self]
 
 
 class ExemplarTrack:

@@ -530,3 +530,38 @@ def test_only_frames_within_reach_of_a_painted_frame_are_held(painted, tmp_path,
                 assert not got.any(), t  # out of reach (or past the cut): the model's
     finally:
         track.close()
+
+
+def test_a_saved_track_gives_what_the_built_one_gives_and_reads_painted_files_lazily(
+        painted, tmp_path):
+    """ReferenceTrack.save/load (how a batch's segment workers share one carrying pass):
+    the loaded track carries the same chroma and paints the painted frame the same; it
+    reads a painted file only when its frame is written, and refuses a repainted folder."""
+    from filmcolor.references import BadReferenceError, ReferenceTrack
+    from filmcolor.video import VideoReader
+
+    film, _, keys = painted
+    built = ReferenceTrack(film, keys, 32, scratch_dir=tmp_path)
+    built.save(tmp_path)
+    built_records = {i: built.carried(i, np.zeros((24, 32, 2), np.float32), None)
+                     for i in range(SHOT_A)}
+    loaded = ReferenceTrack.load(film, keys, 32, tmp_path)
+    try:
+        assert dict.get(loaded.references, REF) is None  # not read yet
+        for i, rec in built_records.items():
+            np.testing.assert_array_equal(loaded.carried(i, np.zeros((24, 32, 2), np.float32),
+                                                         None), rec)
+        with VideoReader(film, copy=False) as reader:
+            frames = list(reader)
+        a, b = built.painted(REF, frames[REF], np.zeros((24, 32, 2), np.float32))[0], \
+            loaded.painted(REF, frames[REF], np.zeros((24, 32, 2), np.float32))[0]
+        np.testing.assert_array_equal(a, b)
+        assert loaded.painted(REF + 1, frames[REF + 1], None) is None
+    finally:
+        loaded.close()
+        built.close()
+    assert (tmp_path / "carried-colour.bin").is_file()  # kept for the other workers
+    _paint(keys / f"frame-{REF:06d}.png", _keyframe_luma(film, REF), np.zeros((H, W), bool),
+           wall_ab=(-20.0, -30.0))
+    with pytest.raises(BadReferenceError, match="changed"):
+        ReferenceTrack.load(film, keys, 32, tmp_path)
