@@ -17,7 +17,9 @@ A reference frame itself is written with its painted chroma at full resolution.
 Frames are found by pts where the film's pts are unique (so a segment of the film, decoded
 from a keyframe in the middle, finds its frames), by count otherwise. `segment_key` names
 the painted frames that can change a segment (those of the shots it touches), so a resumed
-film redoes only the segments whose painted frames changed.
+film redoes only the segments whose painted frames changed. `filmcolor batch` carries a
+film's painted frames once and keeps the result in the film's work folder (save), where
+the worker of each segment opens it (load).
 """
 
 import json
