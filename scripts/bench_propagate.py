@@ -4,13 +4,16 @@ other settings of propagate.py give.
 
     python scripts/bench_propagate.py FILM [--render-size 128] [--repeat 3] [--quality]
     python scripts/bench_propagate.py FILM --try FILL_RADIUS=4,FILL_EPS=1e-3 DECAY=0.99 ...
+    python scripts/bench_propagate.py --memory 0.985 0.995
 
 Time: each shot's luma at render size is carried from its first frame (its own true
 colour as the painting) with propagate.propagate_shot; the figure is the best of --repeat
 runs. Quality: `filmcolor eval --reference-from-source first` for each preset (PSNR, AuC
 and ab flicker of the film colorized with one true-colour frame per shot). --try scores
 that way each group of propagate.py's constants (NAME=VALUE,...; the others as shipped)
-instead of timing the presets.
+instead of timing the presets. --memory DECAY ... measures (tracemalloc) the peak of one
+painted frame carried through a still shot of 2 * REACH + 1 frames at 128 x 72, the most
+a painted frame holds at that decay; no film needed.
 """
 
 import argparse
@@ -52,14 +55,20 @@ def shots(path, render_size):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("film", type=Path)
+    ap.add_argument("film", type=Path, nargs="?")
     ap.add_argument("--render-size", type=int, default=DEFAULT_FILM_RENDER_SIZE)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--quality", action="store_true",
                     help="also colorize the film with each preset and score it")
     ap.add_argument("--try", dest="tries", nargs="+", metavar="NAME=VALUE,...",
                     help="score these settings of propagate.py instead")
+    ap.add_argument("--memory", type=float, nargs="+", metavar="DECAY",
+                    help="peak memory of carrying at these decays instead")
     args = ap.parse_args(argv)
+    if args.memory:
+        return measure_memory(args.memory)
+    if args.film is None:
+        ap.error("a film is needed (or --memory)")
     if args.tries:
         return score_settings(args.film, args.render_size, args.tries)
     cv2.setNumThreads(1)  # one core each, as in a film task beside the model
@@ -115,6 +124,26 @@ def score_settings(film, render_size, tries):
                                                          / np.log(propagate.DECAY)))
         sc = evaluate_references(film, cz, "first")
         print(f"  {setting:36s} {_quality(sc)}")
+
+
+def measure_memory(decays):
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+    still = cv2.GaussianBlur(rng.random((72, 128)).astype(np.float32), (0, 0), 2)
+    ab = np.full((72, 128, 2), 20.0, np.float32)
+    for decay in decays:
+        propagate.DECAY = decay
+        reach = propagate.REACH = int(np.ceil(np.log(propagate.MIN_CONF) / np.log(decay)))
+        n = 2 * reach + 1  # grain only: the checks pass, the decay alone ends the colour
+        lumas = [still + rng.normal(0, 0.002, still.shape).astype(np.float32)
+                 for _ in range(n)]
+        tracemalloc.start()
+        propagate.propagate_shot(lumas, {reach: ab})
+        peak = tracemalloc.get_traced_memory()[1] + sum(y.nbytes for y in lumas)
+        tracemalloc.stop()
+        print(f"  DECAY {decay}: reach {reach} frames each way, {n} frames held, peak "
+              f"{peak / 2**20:.0f} MiB (the lumas held included)")
 
 
 if __name__ == "__main__":
