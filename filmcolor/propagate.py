@@ -183,7 +183,7 @@ def propagate_shot(lumas, references, fill=True):
                 acc_ab[t] += odds[..., None] * carried
                 acc_w[t] += odds
                 best[t] = np.maximum(best[t], conf)
-    del flows  # the largest part of what a shot holds; the results reuse the sums' arrays
+    del flows  # not needed any more; the results reuse the sums' arrays
     out_ab, out_conf = [], []
     for t in range(n):
         ab, conf = acc_ab[t], best[t]

@@ -9,8 +9,8 @@ Y plane. For each --chroma C the film is colorized through the real pipeline (lo
 FFV1) by a stand-in model that predicts a = b = C / sqrt(2) on every pixel of every frame,
 a colour that does not change at all; its flicker (warping error on ab at render size,
 within shots, as `filmcolor eval --reference-from-source` scores it) is what the film's
-luma alone adds at that colourfulness: the floor under any colouring that saturated. The
-film's own colours are scored the same way, with their mean chroma, for comparison.
+luma alone adds at that colourfulness, with no change of colour at all. The film's own
+colours are scored the same way, with their mean chroma, for comparison.
 """
 
 import argparse
