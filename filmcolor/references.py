@@ -17,9 +17,9 @@ A reference frame itself is written with its painted chroma at full resolution.
 Frames are found by pts where the film's pts are unique (so a segment of the film, decoded
 from a keyframe in the middle, finds its frames), by count otherwise. `segment_key` names
 the painted frames that can change a segment (those of the shots it touches), so a resumed
-film redoes only the segments whose painted frames changed. `filmcolor batch` carries a
-film's painted frames once and keeps the result in the film's work folder (save), where
-the worker of each segment opens it (load).
+film redoes only the segments whose painted frames changed. In `filmcolor batch` a film's
+first task carries its painted frames once and keeps the result in the film's work folder
+(save), where the worker of each segment opens it (load).
 """
 
 import json
@@ -168,7 +168,7 @@ class ReferenceTrack:
     def _read(self, src, folder, render_size, exemplar, lazy=False):
         self.src, self.render_size, self.exemplar = Path(src), render_size, exemplar
         self.folder = Path(folder)
-        paths = find_references(folder)
+        paths = self._paths = find_references(folder)
         kept = find_exemplar(folder)
         if kept is not None:
             if exemplar is not None:
@@ -326,7 +326,7 @@ class ReferenceTrack:
             return []
         lo, hi = min(inside), max(inside)
         touched = [(a, b) for a, b in self._shots if a <= hi and b > lo]
-        key = [_identity(r.path) for i, r in sorted(self.references.items())
+        key = [_identity(p) for i, p in sorted(self._paths.items())
                if any(a <= i < b for a, b in touched)]
         return key + ([_identity(self.exemplar.path)] if self.exemplar is not None else [])
 

@@ -1,5 +1,7 @@
 """--reference: painted frames carried through their shot, never across a cut."""
 
+import os
+
 import av
 import cv2
 import numpy as np
@@ -465,8 +467,29 @@ def test_batch_redoes_only_the_repainted_shots_segments(tmp_path, model_path, mo
     assert np.allclose(np.median(ab[SEG_REF].reshape(-1, 2), axis=0), (-20, -30), atol=4)
 
 
+def test_a_long_film_with_a_bad_painted_frame_fails_with_its_reason(tmp_path, model_path):
+    """In a batch, a segmented film's painted frames are read by the task that carries
+    them: a gray one fails that film with the one-line reason, and nothing is coloured."""
+    from filmcolor.batch import BatchOptions, run_batch
+    from filmcolor.errors import PartialFailure
+    from filmcolor.options import FilmOptions
+
+    shelf = tmp_path / "shelf"
+    shelf.mkdir()
+    _long_film(shelf)
+    (shelf / "long.refs").mkdir()
+    cv2.imwrite(str(shelf / "long.refs" / "frame-000060.png"), np.full((H, W), 128, np.uint8))
+    opts = BatchOptions(weights=model_path, film=FilmOptions(codec="ffv1"), segment_seconds=1)
+    with pytest.raises(PartialFailure) as failure:
+        run_batch([shelf], tmp_path / "out", opts)
+    reason = next(iter(failure.value.failures.values()))
+    assert "frame-000060.png: the reference is gray" in reason and "\n" not in reason
+    assert not (tmp_path / "out" / "shelf" / "long.mp4").exists()
+
+
 @pytest.mark.slow
-def test_a_painted_films_segments_spread_over_a_dask_local_cluster(tmp_path, trained_weights):
+def test_a_painted_films_segments_spread_over_a_dask_local_cluster(tmp_path, trained_weights,
+                                                                   caplog):
     """A film with NAME.refs/ on a two-worker LocalCluster (loopback): the batch carries
     the painted frame once, both workers colour segments from it, and the joined film
     equals the one-pass referenced film plane for plane (FFV1); nothing is left over."""
@@ -488,6 +511,9 @@ def test_a_painted_films_segments_spread_over_a_dask_local_cluster(tmp_path, tra
                         BatchOptions(scheduler=cluster.scheduler_address, segment_seconds=0.5,
                                      **opts))
     assert rep["totals"]["done"] == 1
+    carried = [r.getMessage() for r in caplog.records if "carried (" in r.getMessage()]
+    here = f"worker pid {os.getpid()} on"  # this process, as the log names workers
+    assert len(carried) == 1 and "worker pid" in carried[0] and here not in carried[0], carried
     entry = read_items(tmp_path / "dask")["shelf/long.mp4"]
     assert entry["segments"] == 8 and len(entry["segment_workers"]) == 2, entry
     assert entry["references"] == {"files": 1, "reached": SEG_SHOT}, entry

@@ -188,17 +188,8 @@ class _Run:
             for film in list(self.films.values()):
                 if film.complete():  # a killed run finished every segment but not the join
                     self._join(film)
-            failed = []
-            for task, result in self._execute(tasks, attempt=1):
-                if result["status"] == "failed":
-                    seg = task.segment
-                    where = "" if seg is None else f" [segment {seg.index + 1}]"
-                    log.warning("retry %s%s", _named(task.item, result["reason"]), where)
-                    failed.append(task)
-                else:
-                    self._finished(task, result)
-            for task, result in self._execute(failed, attempt=2):
-                self._finished(task, result)
+            # then the segments of the films whose painted frames were carried meanwhile
+            self._run_tasks(self._run_tasks(tasks))
         except KeyboardInterrupt:  # Ctrl-C or SIGTERM: what is done stays done
             for stale in self.outdir.rglob(".*.part"):  # of the tasks just cancelled
                 stale.unlink(missing_ok=True)
@@ -222,6 +213,22 @@ class _Run:
         if failures:
             raise PartialFailure(failures, len(self.items))
         return rep
+
+    def _run_tasks(self, tasks):
+        """Run `tasks`, each failed one once more; returns the tasks their results made
+        (a film's segments, once its painted frames are carried)."""
+        failed, more = [], []
+        for task, result in self._execute(tasks, attempt=1):
+            if result["status"] == "failed":
+                seg = task.segment
+                where = "" if seg is None else f" [segment {seg.index + 1}]"
+                log.warning("retry %s%s", _named(task.item, result["reason"]), where)
+                failed.append(task)
+            else:
+                more += self._finished(task, result)
+        for task, result in self._execute(failed, attempt=2):
+            more += self._finished(task, result)
+        return more
 
     def _counted(self, task):
         """The task with a file its worker counts frames into (films: a photo is one)."""
@@ -263,43 +270,68 @@ class _Run:
         segments = work.segments()
         if not segments:
             return [Task(item, settings)]
-        references = None
-        if item.refs is not None:
-            references = self._carry(item, settings, work, segments)
-            if references is None:  # its worker's one task fails it with the reason
-                work.remove()
-                _remove_empty_parents(work.workdir, self.outdir)
-                return [Task(item, settings)]
+        if item.refs is not None:  # painted frames: carried by a worker first (_carried)
+            self.films[item.key] = _Film(item, settings, work, segments, set())
+            return [Task(item, settings, workdir=work.workdir, carry=True)]
         finished = work.finished()
         film = self.films[item.key] = _Film(item, settings, work, segments, finished,
-                                            resumed=len(finished), references=references)
+                                            resumed=len(finished))
         if finished:
             log.info("resume %s: %d of %d segments finished earlier", item.src,
                      len(finished), len(segments))
         return [Task(item, settings, s, work.workdir) for s in segments
                 if s.index not in film.finished]
 
-    def _carry(self, item, settings, work, segments):
-        """Carry a film's painted frames through it once, here, into its work folder, where
-        each segment's worker reads them (references.ReferenceTrack.save); sets each
-        segment's key. Returns the report's {"files", "reached"}, or None when the painted
-        frames cannot be used (a bad file, frames without unique timestamps)."""
+    def _carried(self, task, result):
+        """A film's painted frames are carried into its work folder: key each segment by
+        the painted frames that can change it (so a repaint redoes only those) and return
+        the segments still to make."""
         from ..references import ReferenceTrack
 
-        log.info("carrying the painted frames of %s through it (%s)", item.src, item.refs)
-        try:
-            track = ReferenceTrack(item.src, item.refs, settings["render_size"],
-                                   scratch_dir=work.workdir)
-        except (FilmcolorError, OSError):
-            return None
-        try:
-            work.keys = {s.index: track.segment_key(s) for s in segments}
-            track.save(work.workdir)
-            return track.summary()
-        except ValueError:  # pts that do not name frames: no segments to key
-            return None
-        finally:
-            track.close()
+        item, film = task.item, self.films.get(task.item.key)
+        if film is None:
+            return []
+        film.seconds += result["seconds"]
+        film.warnings.extend(result["warnings"])
+        if result["status"] == "done":
+            try:
+                track = ReferenceTrack.load(item.src, item.refs, task.settings["render_size"],
+                                            film.work.workdir)
+            except (FilmcolorError, OSError) as ex:  # repainted meanwhile, say
+                result = {**result, "status": "failed",
+                          "reason": (str(ex).strip().splitlines() or [type(ex).__name__])[0]}
+            else:
+                try:
+                    film.work.keys = {s.index: track.segment_key(s) for s in film.segments}
+                except ValueError:  # no unique pts: segments cannot be found again
+                    result = {**result, "status": "failed",
+                              "reason": f"{item.src}: its frames have no unique timestamps, "
+                                        "so painted frames cannot be mapped to segments; "
+                                        "use --segment-seconds 0"}
+                finally:
+                    track.close()
+        if result["status"] == "failed":
+            self._record(item, {**result, "seconds": film.seconds, "warnings": film.warnings})
+            self.films.pop(item.key, None)
+            if self.bar is not None:
+                self.bar.update(0, item_done=True, task=task)
+            return []
+        film.references = result["references"]
+        film.finished = film.work.finished()
+        film.resumed = len(film.finished)
+        log.info("painted frames of %s carried (%d frames reached, %.1f s, %s)", item.src,
+                 film.references["reached"], result["seconds"], _worker(result["worker"]))
+        if film.finished:
+            log.info("resume %s: %d of %d segments finished earlier", item.src,
+                     len(film.finished), len(film.segments))
+        if self.bar is not None:
+            self.bar.update(0, task=task)
+        if film.complete():
+            self._join(film)
+            return []
+        tasks = [Task(item, film.settings, s, film.work.workdir) for s in film.segments
+                 if s.index not in film.finished]
+        return [self._counted(t) for t in tasks] if self.bar is not None else tasks
 
     def _join(self, film):
         item = film.item
@@ -325,7 +357,8 @@ class _Run:
     # -- results
 
     def _finished(self, task, result):
-        """A task's final result (after its retry, if it needed one)."""
+        """A task's final result (after its retry, if it needed one); returns the tasks it
+        makes (a film's segments after its painted frames were carried), else []."""
         item = task.item
         if result["worker"] != WORKER:  # logged in another process: into this log too
             for message in result["warnings"]:
@@ -333,14 +366,16 @@ class _Run:
         if result.get("load_seconds"):
             log.info("model loaded in %.1f s by %s (counted in the time of %s)",
                      result["load_seconds"], _worker(result["worker"]), task.name)
+        if task.carry:
+            return self._carried(task, result)
         if task.segment is None:
             self._record(item, result)
             if self.bar is not None:
                 self.bar.update(result["frames"] or 0, item_done=True, task=task)
-            return
+            return []
         film = self.films.get(item.key)
         if film is None or film.failed:
-            return
+            return []
         film.seconds += result["seconds"]
         film.warnings.extend(result["warnings"])
         if result["status"] == "failed":
@@ -351,7 +386,7 @@ class _Run:
             self.films.pop(item.key, None)
             if self.bar is not None:
                 self.bar.update(0, item_done=True, task=task)
-            return
+            return []
         film.work.mark(task.segment)  # which painted frames it was made from
         film.finished.add(task.segment.index)
         film.workers.add(result["worker"])
@@ -364,6 +399,7 @@ class _Run:
         else:
             self.rows[item.key] = self._pending_row(item)
             self._write_reports(force=False)
+        return []
 
     def _pending_row(self, item):
         film = self.films.get(item.key)

@@ -1,5 +1,6 @@
 """The batch's units of work, as they run in a worker (this process, a loky worker or a
-Dask worker): a photo, a whole film, or one segment of a long film.
+Dask worker): a photo, a whole film, one segment of a long film, or the carrying of a long
+film's painted frames into its work folder (the task its segments wait for).
 
 run_task() never raises for a bad input: it returns a result dict with status "done" or
 "failed" and the one-line reason. A WeightsError is not the item's fault and propagates.
@@ -24,9 +25,12 @@ class Task:
     segment: object = None  # segments.Segment, None for a whole photo or film
     workdir: object = None  # the film's work folder (segments only)
     progress: object = None  # a file the worker counts its written frames into, or None
+    carry: bool = False  # carry the film's painted frames into workdir, for its segments
 
     @property
     def name(self):
+        if self.carry:
+            return f"{self.item.src} [painted frames]"
         if self.segment is None:
             return str(self.item.src)
         return f"{self.item.src} [segment {self.segment.index + 1}]"
@@ -112,7 +116,18 @@ def run_task(task, weights, opts, attempt=1):
 def _run(task, colorizer, weights, opts, result, counter):
     item = task.item
     try:
-        if task.segment is not None:
+        if task.carry:  # one pass at render size; the segments' workers read the result
+            from ..references import ReferenceTrack
+
+            track = ReferenceTrack(item.src, item.refs, task.settings["render_size"],
+                                   scratch_dir=task.workdir)
+            try:
+                track.save(task.workdir)
+                result["references"] = track.summary()
+            finally:
+                track.close()
+            result["frames"] = 0
+        elif task.segment is not None:
             from ..segments import colorize_segment, part_path
 
             part = part_path(task.workdir, task.segment)
