@@ -490,9 +490,10 @@ def test_a_long_film_with_a_bad_painted_frame_fails_with_its_reason(tmp_path, mo
 @pytest.mark.slow
 def test_a_painted_films_segments_spread_over_a_dask_local_cluster(tmp_path, trained_weights,
                                                                    caplog):
-    """A film with NAME.refs/ on a two-worker LocalCluster (loopback): the batch carries
-    the painted frame once, both workers colour segments from it, and the joined film
-    equals the one-pass referenced film plane for plane (FFV1); nothing is left over."""
+    """A film with NAME.refs/ on a two-worker LocalCluster (loopback): its first task
+    carries the painted frame once, on a worker; both workers colour segments from it, and
+    the joined film equals the one-pass referenced film plane for plane (FFV1); nothing is
+    left over."""
     distributed = pytest.importorskip("dask.distributed")
     from filmcolor.batch import BatchOptions, run_batch
     from filmcolor.batch.state import read_items
