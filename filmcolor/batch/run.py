@@ -16,7 +16,7 @@ from ..paths import check_writable
 from . import report
 from .plan import BatchOptions, Item, plan_batch
 from .state import BatchState
-from .tasks import WORKER, Task, collect_warnings, run_task
+from .tasks import WORKER, Task, collect_warnings, one_line, run_task
 
 log = logging.getLogger("filmcolor")
 
@@ -272,7 +272,8 @@ class _Run:
             return [Task(item, settings)]
         if item.refs is not None:  # painted frames: carried by a worker first (_carried)
             self.films[item.key] = _Film(item, settings, work, segments, set())
-            return [Task(item, settings, workdir=work.workdir, carry=True)]
+            return [Task(item, settings, workdir=work.workdir, carry=True,
+                         segments=tuple(segments))]
         finished = work.finished()
         film = self.films[item.key] = _Film(item, settings, work, segments, finished,
                                             resumed=len(finished))
@@ -283,33 +284,14 @@ class _Run:
                 if s.index not in film.finished]
 
     def _carried(self, task, result):
-        """A film's painted frames are carried into its work folder: key each segment by
-        the painted frames that can change it (so a repaint redoes only those) and return
-        the segments still to make."""
-        from ..references import ReferenceTrack
-
+        """A film's painted frames are carried into its work folder, and its worker keyed
+        each segment by the painted frames that can change it (so a repaint redoes only
+        those): return the segments still to make."""
         item, film = task.item, self.films.get(task.item.key)
         if film is None:
             return []
         film.seconds += result["seconds"]
         film.warnings.extend(result["warnings"])
-        if result["status"] == "done":
-            try:
-                track = ReferenceTrack.load(item.src, item.refs, task.settings["render_size"],
-                                            film.work.workdir)
-            except (FilmcolorError, OSError) as ex:  # repainted meanwhile, say
-                result = {**result, "status": "failed",
-                          "reason": (str(ex).strip().splitlines() or [type(ex).__name__])[0]}
-            else:
-                try:
-                    film.work.keys = {s.index: track.segment_key(s) for s in film.segments}
-                except ValueError:  # no unique pts: segments cannot be found again
-                    result = {**result, "status": "failed",
-                              "reason": f"{item.src}: its frames have no unique timestamps, "
-                                        "so painted frames cannot be mapped to segments; "
-                                        "use --segment-seconds 0"}
-                finally:
-                    track.close()
         if result["status"] == "failed":
             self._record(item, {**result, "seconds": film.seconds, "warnings": film.warnings})
             self.films.pop(item.key, None)
@@ -317,6 +299,7 @@ class _Run:
                 self.bar.update(0, item_done=True, task=task)
             return []
         film.references = result["references"]
+        film.work.keys = result["keys"]
         film.finished = film.work.finished()
         film.resumed = len(film.finished)
         log.info("painted frames of %s carried (%d frames reached, %.1f s, %s)", item.src,
@@ -346,7 +329,7 @@ class _Run:
             _remove_empty_parents(film.work.workdir, self.outdir)
         except (FilmcolorError, OSError) as ex:
             result["status"] = "failed"
-            result["reason"] = (str(ex).strip().splitlines() or [type(ex).__name__])[0]
+            result["reason"] = one_line(ex)
         result["seconds"] = film.seconds + time.perf_counter() - t0
         result["warnings"] = film.warnings
         self._record(item, result)

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import FilmcolorError
+from ..errors import FilmcolorError, UsageError
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,7 @@ class Task:
     workdir: object = None  # the film's work folder (segments only)
     progress: object = None  # a file the worker counts its written frames into, or None
     carry: bool = False  # carry the film's painted frames into workdir, for its segments
+    segments: tuple = ()  # a carry task's film's segments, keyed by what can change them
 
     @property
     def name(self):
@@ -122,6 +123,12 @@ def _run(task, colorizer, weights, opts, result, counter):
             track = ReferenceTrack(item.src, item.refs, task.settings["render_size"],
                                    scratch_dir=task.workdir)
             try:
+                try:  # each segment by the painted frames that can change it
+                    result["keys"] = {s.index: track.segment_key(s) for s in task.segments}
+                except ValueError:
+                    raise UsageError(f"{item.src}: its frames have no unique timestamps, so "
+                                     "painted frames cannot be mapped to segments; use "
+                                     "--segment-seconds 0") from None
                 track.save(task.workdir)
                 result["references"] = track.summary()
             finally:
@@ -165,7 +172,12 @@ def _run(task, colorizer, weights, opts, result, counter):
         result["status"] = "done"
     except (FilmcolorError, OSError) as ex:
         result["status"] = "failed"
-        result["reason"] = (str(ex).strip().splitlines() or [type(ex).__name__])[0]
+        result["reason"] = one_line(ex)
+
+
+def one_line(ex):
+    """The first line of an error's message (its type's name if it has none)."""
+    return (str(ex).strip().splitlines() or [type(ex).__name__])[0]
 
 
 @contextmanager
