@@ -8,7 +8,9 @@ against gray):
   own global-context features (the pooled bottleneck and the gate) to log(true / predicted
   mean chroma), the factor that would give each picture its true amount of colour;
 - the same factor from the truth (an oracle: the most any per-picture gain could do);
-- removing each picture's mean tint (the warm cast the worst pictures carry).
+- removing each picture's mean tint (the warm cast the worst pictures carry);
+- keeping a part of the mean tint and scaling the colour's variation around it (the
+  spread is what colourfulness mostly measures).
 
     python scripts/measure_chroma_gain.py --corpus data/corpus [--weights FILE]
 
@@ -33,6 +35,7 @@ from filmcolor.models import import_keras, load_model, shipped_weights  # noqa: 
 UNIFORM = (0.5, 0.75, 1.0, 1.15, 1.3, 1.5)
 RIDGE_ALPHAS = (1, 10, 30, 100, 300, 1000, 3000)  # chosen by 5-fold CV on train
 MAX_GAIN = 4.0
+TINT_SPREAD = [(t, k) for t in (0.25, 0.5, 0.75, 1.0) for k in (1.25, 1.5, 2.0)]
 
 
 class Picture:
@@ -126,6 +129,12 @@ def main(argv=None):
     mean_tint = lambda p: p.ab.reshape(-1, 2).mean(0)
     rows.append(("mean tint removed", lambda p: p.ab - mean_tint(p)))
     rows.append(("half the mean tint removed", lambda p: p.ab - 0.5 * mean_tint(p)))
+    # Hasler-Suesstrunk colourfulness is mostly the spread of colour within a picture (its
+    # mean counts 0.3): keep a part of the mean tint, scale the variation around it.
+    for keep, spread in TINT_SPREAD:
+        rows.append((f"mean tint x{keep}, variation around it x{spread}",
+                     lambda p, t=keep, k=spread: t * mean_tint(p)
+                     + k * (p.ab - mean_tint(p))))
 
     print(f"{len(val)} validation pictures, {len(train)} training pictures; ridge alpha "
           f"{alpha} (5-fold CV on train); R^2 of the learned log gain on val: {r2:.2f}")
