@@ -207,6 +207,7 @@ class ABBins:
         for _, y in pairs:
             np.add.at(counts, self._grid_index(y).ravel(), 1)
         self.kept = np.flatnonzero(counts)
+        self.prior = (counts[self.kept] / counts.sum()).astype(np.float32)  # pixel shares
         # grid bin -> nearest kept bin (a colour no training image has maps to its neighbour)
         d = ((self.grid[:, None, :] - self.grid[None, self.kept, :]) ** 2).sum(-1)
         self.lut = d.argmin(axis=1).astype(np.int32)

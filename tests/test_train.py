@@ -391,6 +391,8 @@ def test_ab_bins_index_their_own_centres(pairs):
     bins = ABBins(pairs)
     centres = bins.centres_code
     assert len(centres) == len(bins.kept) >= 2
+    assert bins.prior.shape == (len(centres),) and bins.prior.min() > 0
+    assert bins.prior.sum() == pytest.approx(1.0)
     idx = bins.index(centres[:, None, :])  # each centre, as a 1-pixel-wide image
     np.testing.assert_array_equal(idx[:, 0], np.arange(len(centres)))
     # a colour no training image has goes to a kept neighbour, never out of range

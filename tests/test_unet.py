@@ -66,6 +66,31 @@ def test_annealed_mean_decodes_logits(tmp_path):
     assert not loaded.get_layer("annealed_mean").trainable
 
 
+
+def test_decoding_choices_shift_the_logits_and_the_temperature(tmp_path):
+    """with_prior_correction takes strength x log prior off each bin's logit and
+    with_temperature rescales them; the result is an ordinary file that loads as it was."""
+    m = unet.build("classify", bins=BINS, seed=0)
+    head = m.get_layer("ab_logits")
+    kernel, _ = head.get_weights()
+    z = np.array([1.0, 2.0, 0.5], np.float32)
+    head.set_weights([np.zeros_like(kernel), z])
+    log_prior = np.log(np.array([0.1, 0.8, 0.1], np.float32))  # gray-ish bin 1 common
+    x = np.full((1, 32, 32, 1), 0.4, np.float32)
+    same = unet.with_prior_correction(m, log_prior, 0.0)
+    np.testing.assert_allclose(same.predict_on_batch(x), m.predict_on_batch(x), atol=1e-6)
+    decoded = unet.with_temperature(unet.with_prior_correction(m, log_prior, 0.5), 0.25)
+    zz = (z - 0.5 * log_prior) / 0.25
+    want = (np.exp(zz) / np.exp(zz).sum()) @ BINS
+    decoded.save(tmp_path / "d.keras")
+    loaded = fmodel.load_model(tmp_path / "d.keras")
+    y = np.asarray(loaded.predict_on_batch(x))[0, 1:-1, 1:-1].reshape(-1, 2)
+    np.testing.assert_allclose(y, np.broadcast_to(want, y.shape), atol=1e-5)
+    assert unet.temperature_of(loaded) == pytest.approx(0.25)
+    np.testing.assert_allclose(unet.bin_centres(loaded), BINS)
+    # the model it was made from is untouched
+    np.testing.assert_allclose(m.get_layer("ab_logits").get_weights()[1], z)
+
 def test_training_model_outputs_logits_at_half_size(classify, regress):
     t = unet.training_model(classify)
     out = np.asarray(t.predict_on_batch(np.zeros((1, 32, 48, 1), np.float32)))

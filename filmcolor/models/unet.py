@@ -126,3 +126,23 @@ def with_temperature(model, temperature):
 
 def temperature_of(model):
     return 1.0 / float(model.get_layer("anneal").scale)
+
+
+def with_prior_correction(model, log_prior, strength):
+    """A copy of a classify-head model whose logits have `strength` x the log prior of
+    each bin taken off (`log_prior`: Q values, in the order of the bins): 0 leaves the
+    model as trained, 1 divides out what the training colours made common. A decoding
+    choice, like the temperature: class rebalancing (Zhang et al. 2016) after training,
+    as a shift of the logits' bias, so the copy is an ordinary file."""
+    keras = import_keras()
+    copy = keras.Model.from_config(model.get_config())
+    copy.set_weights(model.get_weights())
+    layer = copy.get_layer("ab_logits")
+    kernel, bias = layer.get_weights()
+    layer.set_weights([kernel, bias - strength * np.asarray(log_prior, bias.dtype)])
+    return copy
+
+
+def bin_centres(model):
+    """Q x 2 ab codes of a classify-head model's bins (its frozen decoding weights)."""
+    return model.get_layer("annealed_mean").get_weights()[0].reshape(-1, 2)
