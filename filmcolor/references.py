@@ -121,6 +121,15 @@ def _identity(path):
     return [path.name, hashlib.sha256(path.read_bytes()).hexdigest()]
 
 
+def _stamps(folder):
+    """[name, size, mtime_ns] of each painted frame and the exemplar: a check that the
+    folder is as it was, without reading a file (each segment's worker makes it)."""
+    paths = [p for _, p in sorted(find_references(folder, quiet=True).items())]
+    exemplar = find_exemplar(folder)
+    stats = ((p, p.stat()) for p in paths + ([exemplar] if exemplar is not None else []))
+    return [[p.name, st.st_size, st.st_mtime_ns] for p, st in stats]
+
+
 def read_reference(path, frame, width, height):
     """The painted frame's ab at the film's size; BadReferenceError for a picture of another
     aspect ratio, or one without colour."""
@@ -194,6 +203,7 @@ class ReferenceTrack:
         os.replace(self._file.name, data)
         self._kept = True
         index = {"references": references_identity(self.folder),
+                 "stamps": _stamps(self.folder),
                  "render_size": self.render_size,
                  "offsets": {str(k): v for k, v in self._offsets.items()},
                  "by_pts": None if self._by_pts is None else list(self._by_pts.items()),
@@ -218,8 +228,11 @@ class ReferenceTrack:
         except (OSError, ValueError) as ex:
             raise BadReferenceError(f"{saved}: the carried colour of {self.folder} cannot be "
                                     f"read ({ex.__class__.__name__}); run again") from None
-        if (index["references"] != references_identity(self.folder)
-                or index["render_size"] != render_size):
+        # a folder repainted meanwhile? The files' sizes and times say it is not without
+        # reading them; only where they differ (touched, copied back) are hashes compared
+        unchanged = (index.get("stamps") == _stamps(self.folder)
+                     or index["references"] == references_identity(self.folder))
+        if not unchanged or index["render_size"] != render_size:
             raise BadReferenceError(f"{self.folder}: the painted frames changed while the "
                                     "film was being coloured; run again")
         self._offsets = {int(k): tuple(v) for k, v in index["offsets"].items()}

@@ -560,11 +560,13 @@ def test_only_frames_within_reach_of_a_painted_frame_are_held(painted, tmp_path,
 
 
 def test_a_saved_track_gives_what_the_built_one_gives_and_reads_painted_files_lazily(
-        painted, tmp_path):
+        painted, tmp_path, monkeypatch):
     """ReferenceTrack.save/load (how a batch's segment workers share one carrying pass):
     the loaded track carries the same chroma and paints the painted frame the same; it
-    reads a painted file only when its frame is written, and refuses a repainted folder."""
-    from filmcolor.references import BadReferenceError, ReferenceTrack
+    reads a painted file only when its frame is written (opening it hashes none while the
+    files' sizes and times are as saved), and refuses a repainted folder."""
+    import filmcolor.references as references
+    from filmcolor.references import BadReferenceError, ReferenceTrack, _identity
     from filmcolor.video import VideoReader
 
     film, _, keys = painted
@@ -572,7 +574,9 @@ def test_a_saved_track_gives_what_the_built_one_gives_and_reads_painted_files_la
     built.save(tmp_path)
     built_records = {i: built.carried(i, np.zeros((24, 32, 2), np.float32), None)
                      for i in range(SHOT_A)}
-    loaded = ReferenceTrack.load(film, keys, 32, tmp_path)
+    with monkeypatch.context() as m:  # opening it reads no painted file's bytes
+        m.setattr(references, "_identity", lambda path: pytest.fail(f"hashed {path}"))
+        loaded = ReferenceTrack.load(film, keys, 32, tmp_path)
     try:
         assert dict.get(loaded.references, REF) is None  # not read yet
         for i, rec in built_records.items():
@@ -592,3 +596,17 @@ def test_a_saved_track_gives_what_the_built_one_gives_and_reads_painted_files_la
            wall_ab=(-20.0, -30.0))
     with pytest.raises(BadReferenceError, match="changed"):
         ReferenceTrack.load(film, keys, 32, tmp_path)
+    built = ReferenceTrack(film, keys, 32, scratch_dir=tmp_path)  # as saved now
+    built.save(tmp_path)
+    built.close()
+    ReferenceTrack.load(film, keys, 32, tmp_path).close()
+    painted_file = keys / f"frame-{REF:06d}.png"
+    st = painted_file.stat()
+    painted_file.write_bytes(painted_file.read_bytes())  # touched, the same bytes
+    os.utime(painted_file, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    hashed = []
+    with monkeypatch.context() as m:  # the time differs: the hash decides, and agrees
+        m.setattr(references, "_identity", lambda path: hashed.append(path.name)
+                  or _identity(path))
+        ReferenceTrack.load(film, keys, 32, tmp_path).close()
+    assert painted_file.name in hashed
