@@ -54,13 +54,14 @@ def weights_path(options):
     return Path(options.weights) if options.weights else shipped_weights(options.model)
 
 
-def load_colorizer(weights, render_size, batch_size):
+def load_colorizer(weights, render_size, batch_size, saturation=1.0):
     from .engine import Colorizer, describe_device
     from .models import load_model
 
     model = load_model(weights)
     log.info("model %s on %s", Path(weights).name, describe_device())
-    return Colorizer(model, render_size=render_size, batch_size=batch_size)
+    return Colorizer(model, render_size=render_size, batch_size=batch_size,
+                     saturation=saturation)
 
 
 def colorize(src, dst, options=None, *, colorizer=None, progress=False):
@@ -94,7 +95,8 @@ def colorize(src, dst, options=None, *, colorizer=None, progress=False):
     exemplar = _exemplar(options, render)
     with output_lock(dst):
         plan(src, dst, options.overwrite)  # again: a run that finished meanwhile wrote it
-        colorizer = colorizer or load_colorizer(weights, render, options.batch_size)
+        colorizer = colorizer or load_colorizer(weights, render, options.batch_size,
+                                                options.saturation)
         n = colorize_image(src, dst, colorizer, overwrite=options.overwrite,
                            progress=progress, exemplar=exemplar,
                            max_pixels=options.max_pixels)
@@ -126,7 +128,8 @@ def _locked_film(src, dst, options, weights, colorizer, progress):
     if (options.reference or options.exemplar) is not None:  # checked before the model
         return _referenced_film(src, dst, options, weights, colorizer, progress)
     colorizer = colorizer or load_colorizer(
-        weights, options.render_size or DEFAULT_FILM_RENDER_SIZE, options.batch_size)
+        weights, options.render_size or DEFAULT_FILM_RENDER_SIZE, options.batch_size,
+        options.saturation)
     film = dict(overwrite=options.overwrite, progress=progress, **options.film.kwargs())
     seconds = SEGMENT_SECONDS if options.segment_seconds is None else options.segment_seconds
     if options.preview or not seconds:  # excerpts, side by side, or asked for: one pass
@@ -158,7 +161,8 @@ def _referenced_film(src, dst, options, weights, colorizer, progress):
         track = ReferenceTrack(src, folder, render, scratch_dir=dst.parent,
                                exemplar=exemplar)
     try:
-        colorizer = colorizer or load_colorizer(weights, render, options.batch_size)
+        colorizer = colorizer or load_colorizer(weights, render, options.batch_size,
+                                                options.saturation)
         film = dict(overwrite=options.overwrite, progress=progress, track=track,
                     **options.film.kwargs())
         seconds = (SEGMENT_SECONDS if options.segment_seconds is None

@@ -7,7 +7,8 @@ import click
 
 from . import __version__
 from .options import (DEFAULT_BATCH_SIZE, DEFAULT_FILM_RENDER_SIZE, DEFAULT_RENDER_SIZE,
-                      MAX_PIXELS, SEGMENT_SECONDS, ColorizeOptions, FilmOptions)
+                      DEFAULT_SATURATION, MAX_PIXELS, SEGMENT_SECONDS, ColorizeOptions,
+                      FilmOptions)
 from .options import FILM_DEFAULTS as F
 
 log = logging.getLogger("filmcolor")
@@ -68,6 +69,10 @@ def _engine_options(f):
                           "for films]")(f)
     f = click.option("--batch-size", type=click.IntRange(min=1), default=DEFAULT_BATCH_SIZE,
                      show_default=True, help="Images per model call.")(f)
+    f = click.option("--saturation", type=click.FloatRange(min=0), default=DEFAULT_SATURATION,
+                     show_default=True,
+                     help="The model's colours times this (painted frames keep theirs): "
+                          "below 1 for fewer wrong colours, 0 for none.")(f)
     return f
 
 
@@ -153,7 +158,7 @@ def cli():
 @_logging_options
 def colorize(input, output, overwrite, codec, crf, preset, start, duration, compare,
              references, segment_seconds, max_pixels, temporal, strength, radius, model_name,
-             weights, render_size, batch_size, quiet, verbose):
+             weights, render_size, batch_size, saturation, quiet, verbose):
     """Colorize INPUT (a film, an image or a folder of images) into OUTPUT."""
     from tqdm.contrib.logging import logging_redirect_tqdm
 
@@ -164,8 +169,9 @@ def colorize(input, output, overwrite, codec, crf, preset, start, duration, comp
         raise click.BadParameter("give --model or --weights, not both", param_hint="'--model'")
     options = ColorizeOptions(
         model=model_name, weights=weights, render_size=render_size, batch_size=batch_size,
-        overwrite=overwrite, film=FilmOptions.given(codec=codec, crf=crf, preset=preset,
-                                                    **_temporal_args(temporal, strength, radius)),
+        saturation=saturation, overwrite=overwrite,
+        film=FilmOptions.given(codec=codec, crf=crf, preset=preset,
+                               **_temporal_args(temporal, strength, radius)),
         segment_seconds=segment_seconds, start=start, duration=duration, compare=compare,
         max_pixels=max_pixels, **_split_references(references))
     if not is_video(input):  # name the first film-only option given, as click would
@@ -306,6 +312,8 @@ def train(data, out, recipe, loss, epochs, steps_per_epoch, batch_size, crop, lr
                    "when colorizing]")
 @click.option("--batch-size", type=click.IntRange(min=1), default=1, show_default=True,
               help="Images per model call (a film: at least 8).")
+@click.option("--saturation", type=click.FloatRange(min=0), default=DEFAULT_SATURATION,
+              show_default=True, help="The models' colours times this, as when colorizing.")
 @click.option("--limit", type=click.IntRange(min=1), default=None,
               help="Only the first N images (or frames of a film).")
 @click.option("--per-image", type=click.Path(path_type=Path, dir_okay=False), default=None,
@@ -320,8 +328,8 @@ def train(data, out, recipe, loss, epochs, steps_per_epoch, batch_size, crop, lr
               help="With --reference-from-source: PSNR against distance from the nearest "
                    "reference.")
 @_logging_options
-def eval_(data, model_names, weights_list, render_size, batch_size, limit, per_image,
-          reference_from, plot, quiet, verbose):
+def eval_(data, model_names, weights_list, render_size, batch_size, saturation, limit,
+          per_image, reference_from, plot, quiet, verbose):
     """Gray colour images (or a colour film), colorize them, and print metrics beside the
     gray baseline; for a film also the flicker (warping error) with smoothing on and off."""
     from .errors import InputNotFoundError
@@ -343,7 +351,7 @@ def eval_(data, model_names, weights_list, render_size, batch_size, limit, per_i
         from .evaluation.films import evaluate_video, format_video_table
 
         colorizer = _colorizer(paths[0], render_size or DEFAULT_FILM_RENDER_SIZE,
-                               max(batch_size, 8))
+                               max(batch_size, 8), saturation)
         if reference_from:
             from .evaluation.references import (evaluate_references, format_reference_table,
                                                 plot_by_distance)
@@ -362,7 +370,8 @@ def eval_(data, model_names, weights_list, render_size, batch_size, limit, per_i
     names = [*named, *[f"{p.parent.name}/{p.stem}" if stems.count(p.stem) > 1 else p.stem
                        for p in weights_list]] or [shipped_weights().stem]
     render_size = render_size or DEFAULT_RENDER_SIZE
-    colorizers = {n: _colorizer(p, render_size, batch_size) for n, p in zip(names, paths)}
+    colorizers = {n: _colorizer(p, render_size, batch_size, saturation)
+                  for n, p in zip(names, paths)}
     columns, source, n, failures = evaluate(data, colorizers, limit=limit,
                                                progress=not quiet, render_size=render_size)
     click.echo(format_table(columns, source, n, data))
@@ -418,7 +427,7 @@ def keyframes(film, keys, every, quiet, verbose):
 @_logging_options
 def batch(inputs, outdir, jobs, scheduler, gpus_per_job, codec, crf, preset, segment_seconds,
           max_pixels, temporal, strength, radius, model_name, weights, render_size,
-          batch_size, quiet, verbose):
+          batch_size, saturation, quiet, verbose):
     """Colorize many photos and films (files, folders, globs) into OUTDIR; rerun the same
     command to resume. Exits 3 when some items failed (see OUTDIR/report.html)."""
     from tqdm.contrib.logging import logging_redirect_tqdm
@@ -427,7 +436,8 @@ def batch(inputs, outdir, jobs, scheduler, gpus_per_job, codec, crf, preset, seg
 
     _setup_logging(quiet, verbose)
     options = BatchOptions(weights=_weights_path(model_name, weights), render_size=render_size,
-                           batch_size=batch_size, jobs=jobs, progress=not quiet,
+                           batch_size=batch_size, saturation=saturation, jobs=jobs,
+                           progress=not quiet,
                            scheduler=scheduler, gpus_per_job=gpus_per_job,
                            segment_seconds=segment_seconds, max_pixels=max_pixels,
                            film=FilmOptions.given(codec=codec, crf=crf, preset=preset,

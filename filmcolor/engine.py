@@ -17,7 +17,12 @@ import numpy as np
 from . import color
 from .errors import OutOfMemoryError
 from .models import downsample, import_keras, quiet_stderr
-from .options import DEFAULT_BATCH_SIZE, DEFAULT_FILM_RENDER_SIZE, DEFAULT_RENDER_SIZE  # noqa: F401
+from .options import (  # noqa: F401
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_FILM_RENDER_SIZE,
+    DEFAULT_RENDER_SIZE,
+    DEFAULT_SATURATION,
+)
 
 log = logging.getLogger("filmcolor")
 
@@ -31,16 +36,20 @@ def _ceil_to(n, m):
 class Colorizer:
     """Holds a loaded model; call predict_ab() or colorize() on lists of luma planes."""
 
-    def __init__(self, model, render_size=DEFAULT_RENDER_SIZE, batch_size=DEFAULT_BATCH_SIZE):
+    def __init__(self, model, render_size=DEFAULT_RENDER_SIZE, batch_size=DEFAULT_BATCH_SIZE,
+                 saturation=DEFAULT_SATURATION):
         self.downsample = downsample(model)  # the model's total stride: pad to a multiple
         if render_size < self.downsample:
             raise ValueError(f"render size must be at least {self.downsample}, got "
                              f"{render_size}")
         if batch_size < 1:
             raise ValueError(f"batch size must be at least 1, got {batch_size}")
+        if not saturation >= 0:
+            raise ValueError(f"saturation must be at least 0, got {saturation}")
         self.model = model
         self.render_size = render_size
         self.batch_size = batch_size  # halved on out-of-memory, see _shrink()
+        self.saturation = float(saturation)  # the predicted ab is scaled by it
 
     def predict_ab(self, grays):
         """List of luma planes -> list of ab arrays at render size (same order)."""
@@ -70,6 +79,8 @@ class Colorizer:
                 for j, i in enumerate(chunk):
                     h, w = smalls[i].shape
                     out[i] = color.decode_ab(y[j, :h, :w])
+                    if self.saturation != 1.0:
+                        out[i] *= self.saturation
                 done += len(chunk)
         return out, smalls
 

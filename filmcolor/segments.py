@@ -332,6 +332,8 @@ def colorize_film(src, dst, colorizer, identity, seconds=SEGMENT_SECONDS, overwr
             "strength": strength, "radius": radius}
     dst = plan_video(src, dst, overwrite, codec)
     settings = {**identity, "render_size": colorizer.render_size, **film}
+    if colorizer.saturation != 1.0:  # keys of films made before the option stay valid
+        settings["saturation"] = colorizer.saturation
     work = FilmWork(src, dst, dst.parent / f".{dst.name}.filmcolor-work", settings, seconds,
                     radius if temporal else 0, codec)
     segments = work.segments()

@@ -116,6 +116,14 @@ def test_batch_isolates_failure_reports_and_resumes(shelf, tmp_path, model_path,
     assert sorted(count_calls) == sorted(["a.png", "b.jpg", "c.png", "clip.mp4"]
                                          + ["broken.png"] * 2)
     assert report(out)["totals"]["done"] == 4
+    assert "saturation" not in read_items(out)["shelf/a.png"]["settings"]
+    # so does another saturation (part of every item's key when it is not 1)
+    count_calls.clear()
+    code, _ = run_cli(args[:-3] + ["--render-size", "48", "--saturation", "0.5"])
+    assert code == 3
+    assert sorted(count_calls) == sorted(["a.png", "b.jpg", "c.png", "clip.mp4"]
+                                         + ["broken.png"] * 2)
+    assert read_items(out)["shelf/a.png"]["settings"]["saturation"] == 0.5
 
 
 def test_all_good_exits_zero_and_film_options_only_redo_films(shelf, tmp_path, model_path,

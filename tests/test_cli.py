@@ -8,6 +8,7 @@ Unit tests pass --weights with an untrained model; nothing here needs trained we
 import os
 import subprocess
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,6 +21,7 @@ from filmcolor.errors import (
     EXIT_USAGE,
     InputNotFoundError,
 )
+from filmcolor.image import read_image
 
 PREFIX = "filmcolor: error:"
 
@@ -53,6 +55,28 @@ def test_colorize_one_file(run_cli, gray_png, tmp_path, model_path, helpers):
     assert "wrote 1 image" in err
     img = helpers.read(out)
     assert img.shape == (24, 40, 3) and img.dtype == np.uint8
+
+
+def test_saturation_scales_the_shipped_models_colour_and_keeps_luma(run_cli, tmp_path):
+    """--saturation on the real model and the shipped sample: 0.5 gives about half the
+    chroma of the default, 0 a gray picture; the luma is the same in all three."""
+    from filmcolor import color
+
+    sample = Path(__file__).resolve().parent.parent / "samples" / "ladybird_bw.jpg"
+    chroma, luma = {}, {}
+    for value in ("1", "0.5", "0"):
+        out = tmp_path / f"s{value}.png"
+        code, err = run_cli(sample, out, "--saturation", value, "--render-size", "128", "-q")
+        assert code == EXIT_OK, err
+        rgb, _ = read_image(out)
+        ab = color.rgb_to_lab(rgb)[..., 1:]
+        chroma[value] = float(np.hypot(ab[..., 0], ab[..., 1]).mean())
+        luma[value] = color.luma(rgb)
+    assert chroma["1"] > 3.0
+    assert 0.4 < chroma["0.5"] / chroma["1"] < 0.6
+    assert chroma["0"] < 0.5
+    for value in ("0.5", "0"):
+        assert np.abs(luma[value] - luma["1"]).max() <= 2.5 / 255
 
 
 def test_help_exits_zero(run_cli):
@@ -360,6 +384,7 @@ def test_weights_of_another_model(run_cli, gray_png, tmp_path):
     ("--render-size", "3"),
     ("--render-size", "big"),
     ("--batch-size", "0"),
+    ("--saturation", "-1"),
 ])
 def test_bad_option_value(run_cli, gray_png, tmp_path, model_path, option, value):
     code, err = run_cli(gray_png, tmp_path / "out.png", "--weights", model_path, option, value)

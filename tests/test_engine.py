@@ -141,3 +141,19 @@ def test_describe_device_names_the_backend():
     text = describe_device()
     assert text.startswith(f"{keras.config.backend()} on ")
     assert ("CPU" in text or "GPU" in text) and "\n" not in text
+
+
+def test_saturation_scales_the_models_chroma_and_zero_leaves_the_picture_gray():
+    grays = frames(3)
+    plain, _ = Colorizer(EchoModel(), render_size=RENDER).predict_ab(grays)
+    half, _ = Colorizer(EchoModel(), render_size=RENDER, saturation=0.5).predict_ab(grays)
+    for a, b in zip(plain, half):
+        assert np.abs(a).max() > 1.0  # the stand-in gives colour
+        np.testing.assert_allclose(b, 0.5 * a, atol=1e-4)
+    gray_rgb = Colorizer(EchoModel(), render_size=RENDER, saturation=0.0).colorize(grays)
+    for rgb in gray_rgb:
+        np.testing.assert_allclose(rgb[..., 0], rgb[..., 1], atol=2e-3)
+        np.testing.assert_allclose(rgb[..., 1], rgb[..., 2], atol=2e-3)
+    for bad in (-0.1, float("nan")):
+        with pytest.raises(ValueError, match="saturation"):
+            Colorizer(EchoModel(), render_size=RENDER, saturation=bad)

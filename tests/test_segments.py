@@ -145,6 +145,29 @@ def test_segments_joined_equal_the_one_pass_film_losslessly(clip, tmp_path, real
     assert any(not np.array_equal(a, b) for (_, a), (_, b) in zip(joined, off))
 
 
+def test_a_films_resume_key_holds_its_saturation(clip, tmp_path, trained_weights,
+                                                  monkeypatch):
+    """--saturation changes every frame, so a film's segments made at another one are not
+    reused; at the default the key is what it was before the option existed."""
+    import filmcolor.segments as seg
+
+    seen = []
+
+    class Recording(seg.FilmWork):
+        def __init__(self, src, dst, workdir, settings, *args, **kwargs):
+            seen.append(dict(settings))
+            super().__init__(src, dst, workdir, settings, *args, **kwargs)
+
+    monkeypatch.setattr(seg, "FilmWork", Recording)
+    model = load_model(trained_weights)
+    for saturation in (1.0, 0.5):
+        cz = Colorizer(model, render_size=32, batch_size=8, saturation=saturation)
+        seg.colorize_film(clip, tmp_path / f"s{saturation}.mkv", cz, {"weights": "w"},
+                          seconds=1, codec="ffv1", temporal=False)
+    assert "saturation" not in seen[0] and seen[1]["saturation"] == 0.5
+    assert {k: v for k, v in seen[1].items() if k != "saturation"} == seen[0]
+
+
 def test_joined_mp4_keeps_frame_times_and_audio(clip, tmp_path, real_colorizer):
     dst = tmp_path / "joined.mp4"
     _, frames = segmented(clip, dst, real_colorizer)

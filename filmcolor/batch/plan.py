@@ -25,6 +25,7 @@ class BatchOptions:
     weights: Path = None  # a .keras file; None: the shipped weights
     render_size: int = None  # None: DEFAULT_RENDER_SIZE for photos, ..._FILM_... for films
     batch_size: int = DEFAULT_BATCH_SIZE
+    saturation: float = 1.0  # the model's chroma x this (not painted frames')
     film: FilmOptions = FILM_DEFAULTS  # how films are smoothed and encoded
     jobs: int = 1
     progress: bool = False

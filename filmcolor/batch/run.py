@@ -148,6 +148,8 @@ class _Run:
         s = {"render_size": o.render_size or (DEFAULT_FILM_RENDER_SIZE if item.kind == "video"
                                               else DEFAULT_RENDER_SIZE),
              "weights": self.weights_id}
+        if o.saturation != 1.0:  # keys of items made before the option stay valid
+            s["saturation"] = o.saturation
         if item.kind != "video" and item.refs is not None:  # a new exemplar redoes it
             from ..references import exemplar_identity
 

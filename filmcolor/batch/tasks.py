@@ -75,16 +75,17 @@ def read_count(path):
         return 0
 
 
-def _colorizer(weights, render_size, batch_size):
+def _colorizer(weights, render_size, batch_size, saturation=1.0):
     """The Colorizer for these settings, loaded once per process (workers persist)."""
-    key = (str(weights), render_size, batch_size)
+    key = (str(weights), render_size, batch_size, saturation)
     if key not in _COLORIZERS:
         from ..engine import Colorizer
         from ..models import load_model
 
         models = {k[0]: c.model for k, c in _COLORIZERS.items()}
         model = models.get(str(weights)) or load_model(weights)
-        _COLORIZERS[key] = Colorizer(model, render_size=render_size, batch_size=batch_size)
+        _COLORIZERS[key] = Colorizer(model, render_size=render_size, batch_size=batch_size,
+                                     saturation=saturation)
     return _COLORIZERS[key]
 
 
@@ -95,7 +96,8 @@ def run_task(task, weights, opts, attempt=1):
     so they travel back with the result)."""
     t0 = time.perf_counter()
     loaded = len(_COLORIZERS)
-    colorizer = _colorizer(weights, task.settings["render_size"], opts.batch_size)
+    colorizer = _colorizer(weights, task.settings["render_size"], opts.batch_size,
+                           task.settings.get("saturation", 1.0))
     item = task.item
     result = {"key": item.key, "segment": None if task.segment is None else task.segment.index,
               "settings": task.settings, "attempt": attempt, "frames": None,
