@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import UsageError
-from .options import (DEFAULT_FILM_RENDER_SIZE, DEFAULT_RENDER_SIZE, SEGMENT_SECONDS,
-                      ColorizeOptions)
+from .options import (DEFAULT_FILM_RENDER_SIZE, DEFAULT_RENDER_SIZE, DEFAULT_SATURATION,
+                      SEGMENT_SECONDS, ColorizeOptions)
 
 log = logging.getLogger("filmcolor")
 
@@ -54,7 +54,7 @@ def weights_path(options):
     return Path(options.weights) if options.weights else shipped_weights(options.model)
 
 
-def load_colorizer(weights, render_size, batch_size, saturation=1.0):
+def load_colorizer(weights, render_size, batch_size, saturation=DEFAULT_SATURATION):
     from .engine import Colorizer, describe_device
     from .models import load_model
 
@@ -72,7 +72,7 @@ def colorize(src, dst, options=None, *, colorizer=None, progress=False):
     longer than one segment is made in segments beside `dst`, so the same call resumes
     after a crash (segments.colorize_film); a preview is one pass. `colorizer`, an
     engine.Colorizer already loaded from the options' weights, is reused instead of
-    loading them again (its render size then wins). A second run on the same output is
+    loading them again (its render size and saturation then win). A second run on the same output is
     refused at once (locks.OutputLockedError) while the first holds it."""
     options = options or ColorizeOptions()
     src, dst = Path(src), Path(dst)

@@ -9,7 +9,8 @@ from pathlib import Path
 
 from ..errors import InputNotFoundError, NoImagesError, SameFileError, UsageError
 from ..image import is_image_path
-from ..options import DEFAULT_BATCH_SIZE, FILM_DEFAULTS, SEGMENT_SECONDS, FilmOptions
+from ..options import (DEFAULT_BATCH_SIZE, DEFAULT_SATURATION, FILM_DEFAULTS, SEGMENT_SECONDS,
+                       FilmOptions)
 from ..paths import same_file
 from ..video import is_video_path
 
@@ -25,7 +26,7 @@ class BatchOptions:
     weights: Path = None  # a .keras file; None: the shipped weights
     render_size: int = None  # None: DEFAULT_RENDER_SIZE for photos, ..._FILM_... for films
     batch_size: int = DEFAULT_BATCH_SIZE
-    saturation: float = 1.0  # the model's chroma x this (not painted frames')
+    saturation: float = DEFAULT_SATURATION  # the model's chroma x this (not painted frames')
     film: FilmOptions = FILM_DEFAULTS  # how films are smoothed and encoded
     jobs: int = 1
     progress: bool = False
