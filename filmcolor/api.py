@@ -72,8 +72,8 @@ def colorize(src, dst, options=None, *, colorizer=None, progress=False):
     longer than one segment is made in segments beside `dst`, so the same call resumes
     after a crash (segments.colorize_film); a preview is one pass. `colorizer`, an
     engine.Colorizer already loaded from the options' weights, is reused instead of
-    loading them again (its render size and saturation then win). A second run on the same output is
-    refused at once (locks.OutputLockedError) while the first holds it."""
+    loading them again (its render size and saturation then win). A second run on the
+    same output is refused at once (locks.OutputLockedError) while the first holds it."""
     options = options or ColorizeOptions()
     src, dst = Path(src), Path(dst)
     t0 = time.perf_counter()
