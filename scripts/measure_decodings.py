@@ -36,6 +36,7 @@ from filmcolor.image import find_images, read_image  # noqa: E402
 from filmcolor.models import load_model  # noqa: E402
 from filmcolor.models.unet import (bin_centres, temperature_of,  # noqa: E402
                                    with_prior_correction, with_temperature)
+from filmcolor.options import DEFAULT_RENDER_SIZE  # noqa: E402
 from filmcolor.train import ABBins, TrainConfig, load_pairs, split_paths, usable  # noqa: E402
 
 
@@ -75,7 +76,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
     model = load_model(args.weights)
     log_prior = np.log(training_prior(args.corpus, model) + 1e-6)
-    val = [Picture(p, 256) for p in find_images(args.corpus / "val")]
+    val = [Picture(p, DEFAULT_RENDER_SIZE) for p in find_images(args.corpus / "val")]
     print(f"{args.weights} (trained at T {temperature_of(model):g}); {len(val)} validation "
           f"pictures; prior over {len(log_prior)} bins from the training split")
     print()

@@ -111,7 +111,6 @@ def ab_bin_grid(step=10.0):
 def with_temperature(model, temperature):
     """A copy of a classify-head model whose annealed mean uses `temperature` (lower: more
     vivid, nearer the most likely colour; higher: nearer the plain mean)."""
-    keras = import_keras()
     config = model.get_config()
     for layer in config["layers"]:
         if layer["config"].get("name") == "anneal":
@@ -119,7 +118,12 @@ def with_temperature(model, temperature):
             break
     else:
         raise ValueError(f"{model.name} has no annealed-mean head")
-    copy = keras.Model.from_config(config)
+    return _rebuilt(model, config)
+
+
+def _rebuilt(model, config):
+    """A new model from `config` holding `model`'s weights."""
+    copy = import_keras().Model.from_config(config)
     copy.set_weights(model.get_weights())
     return copy
 
@@ -134,9 +138,7 @@ def with_prior_correction(model, log_prior, strength):
     model as trained, 1 divides out what the training colours made common. A decoding
     choice, like the temperature: class rebalancing (Zhang et al. 2016) after training,
     as a shift of the logits' bias, so the copy is an ordinary file."""
-    keras = import_keras()
-    copy = keras.Model.from_config(model.get_config())
-    copy.set_weights(model.get_weights())
+    copy = _rebuilt(model, model.get_config())
     layer = copy.get_layer("ab_logits")
     kernel, bias = layer.get_weights()
     layer.set_weights([kernel, bias - strength * np.asarray(log_prior, bias.dtype)])
