@@ -260,6 +260,14 @@ def _split_references(paths):
               show_default=True,
               help="Momentum per step of a moving average of the weights that validation "
                    "scores and the checkpoints hold (Polyak averaging; 0 = off).")
+@click.option("--cutouts", type=click.Path(path_type=Path, exists=True, file_okay=False),
+              default=None, help="Folder of RGBA cut-outs (scripts/make_cutouts.py) pasted "
+                                 "onto training crops (copy-paste augmentation).")
+@click.option("--paste", type=click.FloatRange(0, 1), default=0.5, show_default=True,
+              help="With --cutouts: the share of crops that get one pasted.")
+@click.option("--studio", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="With --cutouts: the share of crops replaced by a cut-out on a synthetic "
+                   "near-neutral studio backdrop.")
 @click.option("--render-size", type=click.IntRange(min=16), default=DEFAULT_RENDER_SIZE,
               show_default=True, help="Long side validation images are scaled to.")
 @click.option("--val-split", default="val", show_default=True,
@@ -268,8 +276,8 @@ def _split_references(paths):
               help="Seed of the crops, augmentation and initial weights.")
 @_logging_options
 def train(data, out, recipe, loss, epochs, steps_per_epoch, batch_size, crop, lr, l2,
-          dropout, rebalance, augment, scale_min, ema, render_size, val_split, seed, quiet,
-          verbose):
+          dropout, rebalance, augment, scale_min, ema, cutouts, paste, studio, render_size,
+          val_split, seed, quiet, verbose):
     """Train a network on a folder of colour photographs."""
     from .models import import_keras
 
@@ -292,8 +300,10 @@ def train(data, out, recipe, loss, epochs, steps_per_epoch, batch_size, crop, lr
     best = run_training(recipe_config(
         recipe, data=str(data), out=str(out), batch_size=batch_size, crop=crop,
         steps_per_epoch=steps_per_epoch, learning_rate=lr, dropout=dropout,
-        rebalance=rebalance, ema=ema, render_size=render_size, val_split=val_split,
-        seed=seed, verbose=0 if quiet else 2, **overrides,
+        rebalance=rebalance, ema=ema, cutouts=str(cutouts) if cutouts else "", paste=paste,
+        studio=studio,
+        render_size=render_size, val_split=val_split, seed=seed, verbose=0 if quiet else 2,
+        **overrides,
     ))
     log.info("best model: %s", best)
 

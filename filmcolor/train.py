@@ -54,6 +54,10 @@ class TrainConfig:
     scale_min: float = 0.5  # crops at a random scale: image long side load_size * [min, 1]
     ema: float = 0.0  # 0 = off; else the checkpoints hold a moving average of the weights
     # (Polyak averaging, this momentum per step), which is also what validation scores
+    cutouts: str = ""  # folder of RGBA cut-outs pasted onto training crops ("" = none)
+    paste: float = 0.5  # with cutouts: the share of crops that get one pasted
+    studio: float = 0.0  # with cutouts: the share of crops replaced by one on a synthetic
+    # near-neutral studio backdrop (gray gradient, a faint tint)
     load_size: int = 384  # long side training images are held at
     render_size: int = DEFAULT_RENDER_SIZE  # validation images, as at inference
     val_split: str = "val"  # subfolder holding validation images, or a fraction like "0.15"
@@ -169,6 +173,61 @@ def _ab_bins(y):
     return np.clip(((ab + color.AB_OFFSET) / AB_BIN).round().astype(int), 0, int(round(256 / AB_BIN)))
 
 
+def load_cutouts(folder, load_size):
+    """RGBA cut-outs (scripts/make_cutouts.py) -> list of (input, target, alpha H x W x 1)."""
+    paths = sorted(Path(folder).glob("*.png"))
+    if not paths:
+        raise DataError(f"{folder}: no cut-outs (*.png with alpha) found")
+    out = []
+    for p in paths:
+        img = cv2.imread(str(p), cv2.IMREAD_UNCHANGED)
+        if img is None or img.ndim != 3 or img.shape[2] != 4:
+            raise DataError(f"{p}: not an RGBA PNG (a cut-out needs its alpha channel)")
+        rgb = cv2.cvtColor(img[..., :3], cv2.COLOR_BGR2RGB).astype(np.float32) / 255.0
+        alpha = img[..., 3].astype(np.float32) / 255.0
+        s = min(1.0, load_size / max(img.shape[:2]))
+        if s < 1.0:
+            size = (max(1, round(img.shape[1] * s)), max(1, round(img.shape[0] * s)))
+            rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+            alpha = cv2.resize(alpha, size, interpolation=cv2.INTER_AREA)
+        x, y = color.training_pair(rgb)
+        out.append((x, y, alpha[..., None]))
+    return out
+
+
+def _paste(x, y, cutout, rng, min_frac=0.35, max_frac=0.9):
+    """Paste a cut-out onto the crop (x, y) at a random size, place and flip (copy-paste
+    augmentation): luma and ab both blended by its alpha, so the target stays true."""
+    cx, cy, ca = cutout
+    size = x.shape[0]
+    k = size * rng.uniform(min_frac, max_frac) / max(cx.shape[:2])
+    w, h = max(1, round(cx.shape[1] * k)), max(1, round(cx.shape[0] * k))
+    cx = cv2.resize(cx, (w, h), interpolation=cv2.INTER_AREA).reshape(h, w, 1)
+    cy = cv2.resize(cy, (w, h), interpolation=cv2.INTER_AREA).reshape(h, w, 2)
+    ca = cv2.resize(ca, (w, h), interpolation=cv2.INTER_AREA).reshape(h, w, 1)
+    if rng.random() < 0.5:
+        cx, cy, ca = cx[:, ::-1], cy[:, ::-1], ca[:, ::-1]
+    r, c = rng.integers(0, x.shape[0] - h + 1), rng.integers(0, x.shape[1] - w + 1)
+    x, y = x.copy(), y.copy()
+    x[r:r + h, c:c + w] = ca * cx + (1.0 - ca) * x[r:r + h, c:c + w]
+    y[r:r + h, c:c + w] = ca * cy + (1.0 - ca) * y[r:r + h, c:c + w]
+    return x, y
+
+
+def _backdrop(size, rng):
+    """A synthetic studio backdrop: gray at a random level with a gradient and soft
+    blotches, one faint tint (|a|, |b| <= 3), as behind the corpus' studio photographs."""
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / size - 0.5
+    angle = rng.uniform(0, 2 * np.pi)
+    L = (rng.uniform(0.25, 0.9) + rng.uniform(-0.25, 0.25)
+         * (np.cos(angle) * xx + np.sin(angle) * yy))
+    blotch = cv2.resize(rng.normal(0, 0.03, (4, 4)).astype(np.float32), (size, size),
+                        interpolation=cv2.INTER_CUBIC)
+    x = np.clip(L + blotch, 0.0, 1.0)[..., None].astype(np.float32)
+    tint = color.encode_ab(rng.uniform(-3.0, 3.0, 2).astype(np.float32))
+    return x, np.broadcast_to(tint, (size, size, 2)).astype(np.float32)
+
+
 def _crop(x, y, size, rng, flip=True, scale_min=1.0):
     """A random size x size crop; with scale_min < 1 it covers a region 1 to 1/scale_min
     times larger, scaled down, so objects appear at several sizes."""
@@ -234,8 +293,10 @@ class CropDataset(keras.utils.PyDataset):
     index at half size (classification, the U-Net's logits resolution)."""
 
     def __init__(self, pairs, batch_size, crop, steps, seed, weights=None, train=True,
-                 bins=None, augment=False, scale_min=1.0):
+                 bins=None, augment=False, scale_min=1.0, cutouts=None, paste=0.0,
+                 studio=0.0):
         super().__init__()
+        self.cutouts, self.paste, self.studio = cutouts or [], paste, studio
         self.pairs, self.batch_size, self.crop, self.steps = pairs, batch_size, crop, steps
         self.seed, self.weights, self.train = seed, weights, train
         self.bins, self.augment, self.scale_min = bins, augment, scale_min
@@ -254,6 +315,13 @@ class CropDataset(keras.utils.PyDataset):
             picks = rng.integers(0, len(self.pairs), self.batch_size)
             items = [_crop(*self.pairs[k], self.crop, rng, scale_min=self.scale_min)
                      for k in picks]
+            if self.cutouts:  # drawn after the crops: the same crops as without
+                pastes = rng.random(len(items)) < self.paste
+                which = rng.integers(0, len(self.cutouts), len(items))
+                studio = rng.random(len(items)) < self.studio  # instead of the crop
+                items = [_paste(*_backdrop(self.crop, rng), self.cutouts[k], rng) if st
+                         else _paste(x, y, self.cutouts[k], rng) if p else (x, y)
+                         for (x, y), p, st, k in zip(items, pastes, studio, which)]
             if self.augment:
                 items = [(augment.film_like(x, rng), y) for x, y in items]
         else:
@@ -399,9 +467,14 @@ def train(cfg: TrainConfig):
     val_pairs = load_pairs(val_paths, cfg.render_size)
     weights = ab_weights(train_pairs, cfg.rebalance) if cfg.rebalance > 0 else None
     bins = ABBins(train_pairs) if cfg.loss == "classify" else None
+    cutouts = load_cutouts(cfg.cutouts, cfg.load_size) if cfg.cutouts else None
+    if cutouts:
+        log.info("pasting %d cut-outs onto %.0f%% of the crops (%.0f%% on studio backdrops)",
+                 len(cutouts), 100 * cfg.paste, 100 * cfg.studio)
     train_ds = CropDataset(train_pairs, cfg.batch_size, cfg.crop, cfg.steps_per_epoch,
                            cfg.seed, weights, bins=bins, augment=cfg.augment,
-                           scale_min=cfg.scale_min)
+                           scale_min=cfg.scale_min, cutouts=cutouts, paste=cfg.paste,
+                           studio=cfg.studio)
     val_ds = CropDataset(val_pairs, cfg.batch_size, cfg.crop, 0, cfg.seed, None, train=False,
                          bins=bins)
 

@@ -470,7 +470,7 @@ def test_train_without_recipe_flags_is_the_shipped_unets_recipe():
     ours = asdict(recipe_config("unet", data=shipped["data"], out=shipped["out"],
                                 verbose=shipped["verbose"]))
     # options added after that run, at the value that leaves its recipe as it was
-    added_since = {"ema": 0.0}
+    added_since = {"ema": 0.0, "cutouts": "", "paste": 0.5, "studio": 0.0}
     assert {k: v for k, v in ours.items() if k not in shipped} == added_since
     assert {k: v for k, v in ours.items() if k in shipped} == shipped
 
@@ -542,3 +542,112 @@ def test_ema_checkpoints_hold_the_moving_average(data, tmp_path):
 def test_ema_outside_its_range_is_refused(data, tmp_path):
     with pytest.raises(ValueError, match="ema"):
         train(tiny_config(data, tmp_path / "run", ema=1.0))
+
+
+# --- copy-paste augmentation (--cutouts) ---------------------------------------------------
+
+def write_cutout(path, bgr, alpha):
+    assert cv2.imwrite(str(path), np.dstack([bgr, alpha]).astype(np.uint8))
+
+
+def test_paste_blends_luma_and_ab_by_alpha():
+    """Where the cut-out is opaque the crop becomes the cut-out (input and target alike),
+    where it is transparent the crop is untouched, and a half-transparent edge is the mean."""
+    from filmcolor.train import _paste
+
+    x = np.full((64, 64, 1), 0.2, np.float32)
+    y = np.full((64, 64, 2), 0.5, np.float32)
+    cx = np.full((32, 32, 1), 0.9, np.float32)
+    cy = np.full((32, 32, 2), 0.8, np.float32)
+    ca = np.zeros((32, 32, 1), np.float32)
+    ca[8:24, 8:24] = 1.0
+    ca[8:24, 4:8] = 0.5
+    px, py = _paste(x, y, (cx, cy, ca), np.random.default_rng(3), min_frac=0.5, max_frac=0.5)
+    assert px.shape == x.shape and py.shape == y.shape
+    np.testing.assert_array_equal(x, np.float32(0.2))  # the crop given is not modified
+    opaque = np.isclose(px[..., 0], 0.9)
+    assert opaque.sum() == 16 * 16  # half of 64 is the cut-out's own size: no resize
+    np.testing.assert_allclose(py[opaque], 0.8)
+    untouched = np.isclose(px[..., 0], 0.2)
+    np.testing.assert_allclose(py[untouched], 0.5)
+    half = np.isclose(px[..., 0], 0.55)
+    assert half.sum() == 16 * 4
+    np.testing.assert_allclose(py[half], 0.65, atol=1e-6)
+    assert (opaque | untouched | half).all()
+
+
+def test_cutouts_leave_the_crops_as_they_were(data, tmp_path):
+    """The cut-outs are drawn after the crops: a crop that gets none is the crop a run
+    without cut-outs has; one that gets one differs in input and target."""
+    from filmcolor.train import CropDataset, load_cutouts
+
+    folder = tmp_path / "cut"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    alpha = np.zeros((40, 40), np.uint8)
+    cv2.circle(alpha, (20, 20), 15, 255, -1)
+    write_cutout(folder / "a.png", rng.integers(0, 256, (40, 40, 3)), alpha)
+    cuts = load_cutouts(folder, 64)
+    assert len(cuts) == 1 and cuts[0][2].shape == (40, 40, 1)
+    ps = load_pairs(sorted((data / "train").glob("*.png")), 64)
+    plain = CropDataset(ps, 4, 32, 1, 0)[0]
+    none = CropDataset(ps, 4, 32, 1, 0, cutouts=cuts, paste=0.0)[0]
+    every = CropDataset(ps, 4, 32, 1, 0, cutouts=cuts, paste=1.0)[0]
+    for a, b in zip(plain, none, strict=True):
+        np.testing.assert_array_equal(a, b)
+    for a, b in zip(plain, every, strict=True):
+        assert not np.array_equal(a, b)
+
+
+def test_studio_backdrops_are_near_neutral_and_hold_the_cutout(data, tmp_path):
+    """--studio replaces a crop by a cut-out on a gray backdrop whose target is one faint
+    tint (|a|, |b| <= 3): the pasted object keeps its true colour."""
+    from filmcolor import color
+    from filmcolor.train import CropDataset, _backdrop
+
+    for seed in range(20):
+        x, y = _backdrop(32, np.random.default_rng(seed))
+        ab = color.decode_ab(y)
+        assert x.shape == (32, 32, 1) and 0 <= x.min() and x.max() <= 1
+        assert np.abs(ab).max() <= 3.0 + 1e-4 and np.ptp(ab.reshape(-1, 2), axis=0).max() < 1e-4
+    ps = load_pairs(sorted((data / "train").glob("*.png")), 64)
+    green = np.zeros((64, 64, 3), np.uint8)
+    green[...] = (40, 200, 40)  # BGR
+    cuts = [(*load_pairs_from(green), np.ones((64, 64, 1), np.float32))]
+    x, y = CropDataset(ps, 4, 32, 1, 0, cutouts=cuts, paste=0.0, studio=1.0)[0]
+    ab = color.decode_ab(y)
+    assert (np.hypot(ab[..., 0], ab[..., 1]) > 30).mean(axis=(1, 2)).min() > 0.1  # the object
+    assert (np.hypot(ab[..., 0], ab[..., 1]) < 3.5).mean(axis=(1, 2)).min() > 0.1  # backdrop
+
+
+def load_pairs_from(bgr):
+    from filmcolor import color
+
+    return color.training_pair(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB).astype(np.float32) / 255)
+
+
+def test_cutouts_without_alpha_are_refused(tmp_path):
+    from filmcolor.train import load_cutouts
+
+    (tmp_path / "cut").mkdir()
+    with pytest.raises(DataError, match="no cut-outs"):
+        load_cutouts(tmp_path / "cut", 64)
+    assert cv2.imwrite(str(tmp_path / "cut" / "rgb.png"), np.zeros((8, 8, 3), np.uint8))
+    with pytest.raises(DataError, match=r"rgb\.png: not an RGBA PNG"):
+        load_cutouts(tmp_path / "cut", 64)
+
+
+@pytest.mark.slow
+def test_cli_train_with_cutouts(data, tmp_path, restore_filmcolor_logger):
+    folder = tmp_path / "cut"
+    folder.mkdir()
+    alpha = np.zeros((48, 48), np.uint8)
+    alpha[8:40, 8:40] = 255
+    write_cutout(folder / "a.png", np.random.default_rng(1).integers(0, 256, (48, 48, 3)),
+                 alpha)
+    out = tmp_path / "run"
+    with contextlib.redirect_stdout(io.StringIO()):
+        code = main(cli_args(data, out) + ["--cutouts", str(folder), "--paste", "1"])
+    assert code == EXIT_OK
+    cfg = json.loads((out / "train.json").read_text())["config"]
+    assert cfg["cutouts"] == str(folder) and cfg["paste"] == 1.0
