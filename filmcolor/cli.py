@@ -222,11 +222,12 @@ def _split_references(paths):
                                   "is never used).")
 @click.option("--out", type=click.Path(path_type=Path), required=True,
               help="Run folder: checkpoints, log.csv, loss.png, accuracy.png. Rerun to resume.")
-@click.option("--recipe", type=click.Choice(["unet", "paper", "paper-recipe"]),
+@click.option("--recipe", type=click.Choice(["unet", "unet-studio", "paper", "paper-recipe"]),
               default="unet", show_default=True,
-              help="The recipe of that shipped model: unet (the default), paper (Fig. 2, "
-                   "same data recipe), paper-recipe (Fig. 2 as the paper trains it: L2 0.01, "
-                   "plain MSE, constant rate). The options below override it.")
+              help="The recipe of that shipped model: unet (the default), unet-studio (the "
+                   "same with DATA/cutouts on studio backdrops), paper (Fig. 2, same data "
+                   "recipe), paper-recipe (Fig. 2 as the paper trains it: L2 0.01, plain "
+                   "MSE, constant rate). The options below override it.")
 @click.option("--loss", type=click.Choice(["mse", "ab-distance", "log-mse", "classify"]),
               default=None,
               help="MSE on the ab code; mean ab distance (AuC's measure); per-crop log MSE "
@@ -261,13 +262,14 @@ def _split_references(paths):
               help="Momentum per step of a moving average of the weights that validation "
                    "scores and the checkpoints hold (Polyak averaging; 0 = off).")
 @click.option("--cutouts", type=click.Path(path_type=Path, exists=True, file_okay=False),
-              default=None, help="Folder of RGBA cut-outs (scripts/make_cutouts.py) pasted "
-                                 "onto training crops (copy-paste augmentation).")
-@click.option("--paste", type=click.FloatRange(0, 1), default=0.5, show_default=True,
-              help="With --cutouts: the share of crops that get one pasted.")
-@click.option("--studio", type=click.FloatRange(0, 1), default=0.0, show_default=True,
-              help="With --cutouts: the share of crops replaced by a cut-out on a synthetic "
-                   "near-neutral studio backdrop.")
+              default=None, help="Folder of RGBA cut-outs (scripts/make_cutouts.py) for "
+                                 "copy-paste augmentation  [default: DATA/cutouts "
+                                 "(unet-studio), none (the others)]")
+@click.option("--paste", type=click.FloatRange(0, 1), default=None,
+              help="The share of crops that get a cut-out pasted  [default: 0]")
+@click.option("--studio", type=click.FloatRange(0, 1), default=None,
+              help="The share of crops replaced by a cut-out on a synthetic near-neutral "
+                   "studio backdrop  [default: 0.25]")
 @click.option("--render-size", type=click.IntRange(min=16), default=DEFAULT_RENDER_SIZE,
               show_default=True, help="Long side validation images are scaled to.")
 @click.option("--val-split", default="val", show_default=True,
@@ -293,17 +295,16 @@ def train(data, out, recipe, loss, epochs, steps_per_epoch, batch_size, crop, lr
     if fig2 and loss == "classify":
         raise click.BadParameter("the paper's network regresses ab: use --loss mse",
                                  param_hint="'--loss'")
-    given = dict(loss=loss, epochs=epochs, l2=l2, augment=augment, scale_min=scale_min)
+    given = dict(loss=loss, epochs=epochs, l2=l2, augment=augment, scale_min=scale_min,
+                 cutouts=str(cutouts) if cutouts else None, paste=paste, studio=studio)
     overrides = {k: v for k, v in given.items() if v is not None}
     if recipe == "paper-recipe":  # training and validation at one size, as in the paper
         overrides["load_size"] = render_size
     best = run_training(recipe_config(
         recipe, data=str(data), out=str(out), batch_size=batch_size, crop=crop,
         steps_per_epoch=steps_per_epoch, learning_rate=lr, dropout=dropout,
-        rebalance=rebalance, ema=ema, cutouts=str(cutouts) if cutouts else "", paste=paste,
-        studio=studio,
-        render_size=render_size, val_split=val_split, seed=seed, verbose=0 if quiet else 2,
-        **overrides,
+        rebalance=rebalance, ema=ema, render_size=render_size, val_split=val_split, seed=seed,
+        verbose=0 if quiet else 2, **overrides,
     ))
     log.info("best model: %s", best)
 

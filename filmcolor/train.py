@@ -2,8 +2,9 @@
 
 Shares color.py (the exact input/target mapping used at inference) and the model code.
 `RECIPES` holds each shipped model's recipe: "unet" (the default: the project's U-Net,
-random-scale crops, film-like input augmentation, a cosine learning rate), "paper" (Fig. 2
-with that data recipe) and "paper-recipe" (Fig. 2 with the paper's own settings). Works on any Keras backend, CPU or GPU.
+random-scale crops, film-like input augmentation, a cosine learning rate), "unet-studio"
+(the same with cut-outs on studio backdrops), "paper" (Fig. 2 with that data recipe) and
+"paper-recipe" (Fig. 2 with the paper's own settings). Works on any Keras backend, CPU or GPU.
 """
 
 import csv
@@ -30,6 +31,7 @@ log = logging.getLogger("filmcolor")
 
 AB_BIN = 10.0  # rebalancing histogram bin width in ab units (Zhang et al. use 10)
 HELD_OUT = "test"  # a subfolder of --data that no training choice may see
+CUTOUTS = "cutouts"  # a subfolder of --data holding RGBA cut-outs (scripts/make_cutouts.py)
 MIN_TRAIN_IMAGES = 4  # usable (colour) images below which a run is refused
 
 
@@ -54,9 +56,11 @@ class TrainConfig:
     scale_min: float = 0.5  # crops at a random scale: image long side load_size * [min, 1]
     ema: float = 0.0  # 0 = off; else the checkpoints hold a moving average of the weights
     # (Polyak averaging, this momentum per step), which is also what validation scores
-    cutouts: str = ""  # folder of RGBA cut-outs pasted onto training crops ("" = none)
-    paste: float = 0.5  # with cutouts: the share of crops that get one pasted
-    studio: float = 0.0  # with cutouts: the share of crops replaced by one on a synthetic
+    # RGBA cut-outs for copy-paste augmentation: a folder, "" for none, or "auto" for
+    # DATA/cutouts when it exists (unet-studio's recipe: weights/README.md)
+    cutouts: str = ""
+    paste: float = 0.0  # with cut-outs: the share of crops that get one pasted
+    studio: float = 0.25  # with cut-outs: the share of crops replaced by one on a synthetic
     # near-neutral studio backdrop (gray gradient, a faint tint)
     load_size: int = 384  # long side training images are held at
     render_size: int = DEFAULT_RENDER_SIZE  # validation images, as at inference
@@ -70,6 +74,9 @@ class TrainConfig:
 # weights/README.md says how each was chosen.
 RECIPES = {
     "unet": {},
+    # the same with a cut-out on a synthetic studio backdrop in place of a quarter of the
+    # crops: better on photos, worse on films (weights/README.md)
+    "unet-studio": dict(cutouts="auto"),
     # the paper's Fig. 2 network with the project's data recipe (photos, augmentation)
     "paper": dict(model="paper", loss="mse", l2=1e-6, epochs=30),  # trained before the
     # metric-shaped losses existed; plain MSE is what its shipped file was trained with
@@ -120,8 +127,9 @@ def split_paths(data, val_split, seed):
     everything = find_images(data)
     if not everything:
         raise DataError(f"{data}: no images found")
-    held_out = data / HELD_OUT
-    everything = [p for p in everything if held_out not in p.parents]
+    held_out, cutouts = data / HELD_OUT, data / CUTOUTS
+    everything = [p for p in everything
+                  if held_out not in p.parents and cutouts not in p.parents]
     val_dir = data / val_split
     if val_dir.is_dir():
         val = find_images(val_dir)
@@ -171,6 +179,21 @@ def _ab_weights(pairs, strength):
 def _ab_bins(y):
     ab = color.decode_ab(y)
     return np.clip(((ab + color.AB_OFFSET) / AB_BIN).round().astype(int), 0, int(round(256 / AB_BIN)))
+
+
+def cutouts_folder(cfg):
+    """The cut-out folder cfg asks for (None: none); "auto" is DATA/cutouts if present."""
+    if not cfg.cutouts:
+        return None
+    if cfg.cutouts != "auto":
+        return Path(cfg.cutouts)
+    folder = Path(cfg.data) / CUTOUTS
+    if folder.is_dir():
+        return folder
+    if cfg.paste > 0 or cfg.studio > 0:
+        log.warning("%s: no cut-outs (scripts/make_cutouts.py makes them); training "
+                    "without", folder)
+    return None
 
 
 def load_cutouts(folder, load_size):
@@ -467,7 +490,8 @@ def train(cfg: TrainConfig):
     val_pairs = load_pairs(val_paths, cfg.render_size)
     weights = ab_weights(train_pairs, cfg.rebalance) if cfg.rebalance > 0 else None
     bins = ABBins(train_pairs) if cfg.loss == "classify" else None
-    cutouts = load_cutouts(cfg.cutouts, cfg.load_size) if cfg.cutouts else None
+    folder = cutouts_folder(cfg)
+    cutouts = load_cutouts(folder, cfg.load_size) if folder else None
     if cutouts:
         log.info("pasting %d cut-outs onto %.0f%% of the crops (%.0f%% on studio backdrops)",
                  len(cutouts), 100 * cfg.paste, 100 * cfg.studio)

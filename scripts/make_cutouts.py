@@ -2,22 +2,23 @@
 """Photographic cut-outs (objects photographed, then freed of their background by an alpha
 channel) from the corpus packages, for copy-paste augmentation in training.
 
-    python scripts/make_cutouts.py data/cutouts [--corpus data/corpus]
+    python scripts/make_cutouts.py data/corpus/cutouts [--corpus data/corpus]
                                    [--unpacked /tmp/corpus-work/unpacked] [--sheets DIR]
 
 make_corpus.py drops every picture whose alpha channel is used: as a picture it is a
-cut-out, not a photograph. Its opaque pixels are photographed colour all the same, and
-`filmcolor train --cutouts DIR` pastes them onto training crops (weights/README.md says
-what that measured). Kept: a used alpha channel with 15-97% of the pixels opaque, min side
+cut-out, not a photograph. Its opaque pixels are photographed colour all the same:
+`filmcolor train` pastes them onto training crops (its default recipe takes DATA/cutouts;
+weights/README.md says what each use measured). Kept: a used alpha channel with 15-97% of the pixels opaque, min side
 >= MIN_SIDE, colour and enough distinct colours among the opaque pixels (the thresholds
 of make_corpus.py), not a near-duplicate of another cut-out or of a corpus photograph,
 and not in REJECT (drawings, renders, text, decided by looking at the --sheets contact
 sheets). Only cut-outs whose group key falls in the train split are written, so nothing
 of a validation or test picture's group is trained on.
 
-Output: OUT/*.png (RGBA, long side <= --max-side) and OUT/manifest.csv
-(file,package,source_path,licence,copyright). Run it after make_corpus.py: the corpus
-photographs are what a cut-out must not repeat.
+Output: OUT/*.png (RGBA, long side <= --max-side), OUT/manifest.csv
+(file,package,source_path,licence,copyright) and OUT/ATTRIBUTION.md. Run it after make_corpus.py: the corpus
+photographs are what a cut-out must not repeat. make_corpus.py leaves OUT/cutouts alone,
+and training never reads it as photographs.
 """
 
 import argparse
@@ -135,14 +136,15 @@ def is_dup(h, t, seen):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("out", type=Path, help="folder to write the cut-outs to")
-    ap.add_argument("--corpus", type=Path, default=Path("data/corpus"),
-                    help="make_corpus.py's OUT")
+    ap.add_argument("--corpus", type=Path, help="make_corpus.py's OUT  [default: OUT's "
+                                                 "parent folder]")
     ap.add_argument("--unpacked", type=Path, default=Path("/tmp/corpus-work/unpacked"))
     ap.add_argument("--max-side", type=int, default=384)
     ap.add_argument("--sheets", type=Path, help="write contact sheets of the survivors here")
     args = ap.parse_args(argv)
 
     # corpus photographs (every split): a cut-out that repeats one is left out
+    args.corpus = args.corpus or args.out.parent
     seen = [thumbs(cv2.imread(str(p))) for split in ("train", "val", "test")
             for p in sorted((args.corpus / split).glob("*.png"))]
     if not seen:
@@ -201,6 +203,11 @@ def main(argv=None):
     with open(dest / "manifest.csv", "w", newline="") as f:
         csv.writer(f).writerows(
             [("file", "package", "source_path", "licence", "copyright"), *sorted(rows)])
+    attribution = dest / "ATTRIBUTION.md"
+    mc.write_attribution(attribution, [("train", *r) for r in rows], [])
+    attribution.write_text(attribution.read_text().replace(
+        "# Attribution for the filmcolor training corpus",
+        "# Attribution for the filmcolor training cut-outs", 1))
     if args.sheets:
         def png_on_white(im):
             return cv2.imencode(".png", on_white(im))[1].tobytes()

@@ -457,25 +457,61 @@ def test_log_mse_takes_no_rebalance(data, tmp_path):
         run_training(cfg)
 
 
+def _shipped_run(name):
+    run = Path(__file__).resolve().parent.parent / "weights" / "training" / name
+    return json.loads((run / "train.json").read_text())["config"]
+
+
 def test_train_without_recipe_flags_is_the_shipped_unets_recipe():
     """`filmcolor train` with no recipe flags trains what made weights/unet.keras: its
     committed train.json holds the same config, but for the folders and verbosity."""
-    import json
     from dataclasses import asdict
 
     from filmcolor.train import recipe_config
 
-    shipped = json.loads((Path(__file__).resolve().parent.parent / "weights" / "training" / "unet-ab-distance-90" / "train.json")
-                         .read_text())["config"]
+    shipped = _shipped_run("unet-ab-distance-90")
     ours = asdict(recipe_config("unet", data=shipped["data"], out=shipped["out"],
                                 verbose=shipped["verbose"]))
-    # options added after that run, at the value that leaves its recipe as it was
-    added_since = {"ema": 0.0, "cutouts": "", "paste": 0.5, "studio": 0.0}
+    # options added after that run, at the value that leaves its recipe as it was (the
+    # studio share acts only with cut-outs)
+    added_since = {"ema": 0.0, "cutouts": "", "paste": 0.0, "studio": 0.25}
     assert {k: v for k, v in ours.items() if k not in shipped} == added_since
     assert {k: v for k, v in ours.items() if k in shipped} == shipped
 
 
-@pytest.mark.parametrize("weights", ["unet", "paper", "paper-recipe"])
+def test_studio_recipe_is_what_trained_unet_studio():
+    from dataclasses import asdict
+
+    from filmcolor.train import recipe_config
+
+    shipped = _shipped_run("unet-studio-90")
+    ours = asdict(recipe_config("unet-studio", data=shipped["data"], out=shipped["out"],
+                                verbose=shipped["verbose"]))
+    # that run read the same 129 cut-outs from data/cutouts, before they moved to where
+    # "auto" looks: DATA/cutouts (weights/cutouts-manifest.csv lists them)
+    assert shipped.pop("cutouts") == "data/cutouts" and ours.pop("cutouts") == "auto"
+    assert ours == shipped
+
+
+def test_cutouts_subfolder_is_found_and_never_read_as_photos(tmp_path, caplog):
+    from filmcolor.train import CUTOUTS, cutouts_folder
+
+    write_gradients(tmp_path / "d" / "train", 4, seed=1)
+    write_gradients(tmp_path / "d" / "val", 2, seed=2)
+    cfg = TrainConfig(data=str(tmp_path / "d"), out="", cutouts="auto")
+    with caplog.at_level(logging.WARNING, logger="filmcolor"):
+        assert cutouts_folder(cfg) is None
+    assert "no cut-outs" in caplog.text and "make_cutouts.py" in caplog.text
+    write_gradients(tmp_path / "d" / CUTOUTS, 3, seed=3)
+    assert cutouts_folder(cfg) == tmp_path / "d" / CUTOUTS
+    assert cutouts_folder(TrainConfig(data=str(tmp_path / "d"), out="")) is None
+    train_paths, val_paths = split_paths(tmp_path / "d", "val", 0)
+    assert len(train_paths) == 4 and len(val_paths) == 2
+    train_paths, val_paths = split_paths(tmp_path / "d", "0.5", 0)
+    assert len(train_paths) + len(val_paths) == 6
+
+
+@pytest.mark.parametrize("weights", ["unet", "unet-studio", "paper", "paper-recipe"])
 def test_shipped_files_hold_no_optimizer_state(weights):
     """The model card's promise: weights only, no Adam moments (3x the size)."""
     import zipfile

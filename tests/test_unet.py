@@ -125,7 +125,7 @@ def test_unknown_architecture_is_refused(tmp_path):
 
 
 def test_unknown_model_name_lists_the_names():
-    with pytest.raises(WeightsError, match="nope: no such model .models: unet, paper"):
+    with pytest.raises(WeightsError, match="nope: no such model .models: unet, unet-studio, paper"):
         fmodel.shipped_weights("nope")
 
 
@@ -134,7 +134,7 @@ def test_every_registered_model_is_shipped_and_named_for_its_architecture(name):
     path = fmodel.shipped_weights(name)
     assert path.is_file() and path.stat().st_size > 0, path
     m = fmodel.load_model(path)
-    want = unet.NAME if name == "unet" else fmodel.PAPER_NAME
+    want = unet.NAME if name.startswith("unet") else fmodel.PAPER_NAME
     assert m.name == want
 
 
@@ -145,7 +145,7 @@ def test_default_model_is_registered():
 def test_cli_unknown_model_lists_names(run_cli, gray_png, tmp_path):
     code, err = run_cli(gray_png, tmp_path / "out.png", "--model", "nope")
     assert code == EXIT_USAGE
-    assert "'nope' is not one of 'unet', 'paper', 'paper-recipe'" in err
+    assert "'nope' is not one of 'unet', 'unet-studio', 'paper', 'paper-recipe'" in err
     assert not (tmp_path / "out.png").exists()
 
 
