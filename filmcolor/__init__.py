@@ -8,7 +8,7 @@
 
 Lower down, with a model loaded once:
 
-    model = filmcolor.load_model(filmcolor.shipped_weights())
+    model = filmcolor.load_model(filmcolor.shipped_weights())  # photos'; film=True: films'
     colorizer = filmcolor.Colorizer(model, render_size=256, batch_size=8)
     filmcolor.colorize_image("photo.jpg", "colored.png", colorizer)
     filmcolor.colorize_video("film.mp4", "colored.mp4", colorizer)   # one pass

@@ -45,13 +45,15 @@ def _still_from_animation(src, dst):
     return is_still_input_path(src) and not is_image_path(src) and is_image_path(dst)
 
 
-def weights_path(options):
-    """The weights file `options` names: its `weights`, else its shipped `model`'s."""
+def weights_path(options, film=False):
+    """The weights file `options` names: its `weights`, else its shipped `model`'s, else
+    the default model of the medium (`film` or photos)."""
     from .models import shipped_weights
 
     if options.model and options.weights:
         raise UsageError("give a shipped model or a weights file, not both")
-    return Path(options.weights) if options.weights else shipped_weights(options.model)
+    return (Path(options.weights) if options.weights
+            else shipped_weights(options.model, film=film))
 
 
 def load_colorizer(weights, render_size, batch_size, saturation=DEFAULT_SATURATION):
@@ -77,8 +79,9 @@ def colorize(src, dst, options=None, *, colorizer=None, progress=False):
     options = options or ColorizeOptions()
     src, dst = Path(src), Path(dst)
     t0 = time.perf_counter()
-    weights = weights_path(options)
-    if is_video(src) and not _still_from_animation(src, dst):
+    film = is_video(src) and not _still_from_animation(src, dst)
+    weights = weights_path(options, film=film)
+    if film:
         result = _film(src, dst, options, weights, colorizer, progress)
         return Outcome("film", result.frames, result.output, time.perf_counter() - t0,
                        result.references)

@@ -56,13 +56,14 @@ def _model_choice():
 
 
 def _engine_options(f):
-    from .models import DEFAULT_MODEL
+    from .models import DEFAULT_FILM_MODEL, DEFAULT_MODEL
 
     f = click.option("--weights", type=click.Path(path_type=Path), default=None,
                      help="A .keras model file of your own (instead of --model).")(f)
     f = click.option("--model", "model_name", type=_model_choice(), default=None,
-                     help=f"Shipped model to use  [default: {DEFAULT_MODEL}; 'paper' is the "
-                          "paper's network]")(f)
+                     help=f"Shipped model to use  [default: {DEFAULT_MODEL} for photos, "
+                          f"{DEFAULT_FILM_MODEL} for films; 'paper' is the paper's "
+                          "network]")(f)
     f = click.option("--render-size", type=click.IntRange(min=16), default=None,
                      help="Long side, in pixels, at which chroma is predicted  [default: "
                           f"{DEFAULT_RENDER_SIZE} for photos, {DEFAULT_FILM_RENDER_SIZE} "
@@ -96,12 +97,13 @@ def _setup_logging(quiet, verbose):
 
 
 def _weights_path(model_name, weights):
-    """The weights file --model or --weights names (the default model's if neither)."""
+    """The weights file --model or --weights names (None if neither: each medium's
+    default model)."""
     from .models import shipped_weights
 
     if model_name and weights:
         raise click.BadParameter("give --model or --weights, not both", param_hint="'--model'")
-    return weights or shipped_weights(model_name)
+    return weights or (shipped_weights(model_name) if model_name else None)
 
 
 def _max_pixels_option(f):
@@ -356,9 +358,10 @@ def eval_(data, model_names, weights_list, render_size, batch_size, saturation, 
             "'--reference-from-source'" if reference_from else "'--plot'"))
     if plot and not reference_from:
         raise click.BadParameter("needs --reference-from-source", param_hint="'--plot'")
+    film = data.is_file() and is_video(data)
     named = {name: shipped_weights(name) for name in model_names}
-    paths = list(named.values()) + list(weights_list) or [shipped_weights()]
-    if data.is_file() and is_video(data):
+    paths = list(named.values()) + list(weights_list) or [shipped_weights(film=film)]
+    if film:
         from .evaluation.films import evaluate_video, format_video_table
 
         colorizer = _colorizer(paths[0], render_size or DEFAULT_FILM_RENDER_SIZE,
@@ -379,7 +382,7 @@ def eval_(data, model_names, weights_list, render_size, batch_size, saturation, 
     # (runs/*/best.keras)
     stems = [p.stem for p in weights_list]
     names = [*named, *[f"{p.parent.name}/{p.stem}" if stems.count(p.stem) > 1 else p.stem
-                       for p in weights_list]] or [shipped_weights().stem]
+                       for p in weights_list]] or [paths[0].stem]
     render_size = render_size or DEFAULT_RENDER_SIZE
     colorizers = {n: _colorizer(p, render_size, batch_size, saturation)
                   for n, p in zip(names, paths)}

@@ -47,7 +47,8 @@ def main(argv=None):
     ap.add_argument("--segment-seconds", type=float, default=2.0)
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args(argv)
-    colorizer = Colorizer(load_model(shipped_weights()), render_size=DEFAULT_FILM_RENDER_SIZE)
+    colorizer = Colorizer(load_model(shipped_weights(film=True)),
+                          render_size=DEFAULT_FILM_RENDER_SIZE)
     one_s, seg_s, plan_s, join_s = [], [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)

@@ -161,7 +161,7 @@ def concatenate(src, dst, times):
 
 def memory_child(args):
     """In a fresh process: load the model, colorize CLIP into OUT, print JSON."""
-    weights = args.weights or shipped_weights()
+    weights = args.weights or shipped_weights(film=True)
     colorizer = Colorizer(load_model(weights), render_size=args.render_size,
                           batch_size=args.batch_size)
     after_load = _rss_kib()
@@ -194,7 +194,7 @@ def measure_memory(args, clip, work):
 
 def run(args, work):
     clip = args.clip
-    weights = args.weights or shipped_weights()
+    weights = args.weights or shipped_weights(film=True)
     with av.open(str(clip)) as c:
         cc = c.streams.video[0].codec_context
         audio = ", ".join(s.codec_context.name for s in c.streams if s.type == "audio")

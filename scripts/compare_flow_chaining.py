@@ -29,7 +29,7 @@ def main(argv=None):
     ap.add_argument("--film", type=Path, required=True, help="a colour film")
     ap.add_argument("--render-size", type=int, default=DEFAULT_FILM_RENDER_SIZE)
     args = ap.parse_args(argv)
-    colorizer = Colorizer(load_model(shipped_weights()), render_size=args.render_size)
+    colorizer = Colorizer(load_model(shipped_weights(film=True)), render_size=args.render_size)
     print(f"command: {' '.join(sys.argv)}\n")
     print("| flows | PSNR | AuC | ab flicker, smoothed | ab flicker, unsmoothed | seconds |")
     print("|---|---:|---:|---:|---:|---:|")

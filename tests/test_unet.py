@@ -140,6 +140,28 @@ def test_every_registered_model_is_shipped_and_named_for_its_architecture(name):
 
 def test_default_model_is_registered():
     assert fmodel.DEFAULT_MODEL in fmodel.MODELS
+    assert fmodel.DEFAULT_FILM_MODEL in fmodel.MODELS
+
+
+def test_each_medium_gets_its_default_model(monkeypatch, tmp_path):
+    """Photos and films have their own default (chosen on validation photos and film
+    clips); a --weights file, or $FILMCOLOR_WEIGHTS, serves both."""
+    from filmcolor.api import weights_path
+    from filmcolor.batch import BatchOptions
+    from filmcolor.batch.run import _weights_by_medium
+    from filmcolor.options import ColorizeOptions
+
+    monkeypatch.delenv("FILMCOLOR_WEIGHTS", raising=False)
+    photo, film = fmodel.shipped_weights(), fmodel.shipped_weights(film=True)
+    assert photo.name == "unet-studio.keras" and film.name == "unet.keras"
+    assert weights_path(ColorizeOptions()) == photo
+    assert weights_path(ColorizeOptions(), film=True) == film
+    assert weights_path(ColorizeOptions(model="paper"), film=True).name == "paper.keras"
+    assert _weights_by_medium(BatchOptions()) == {"image": photo, "video": film}
+    mine = tmp_path / "mine.keras"
+    assert _weights_by_medium(BatchOptions(weights=mine)) == {"image": mine, "video": mine}
+    monkeypatch.setenv("FILMCOLOR_WEIGHTS", str(mine))
+    assert fmodel.shipped_weights() == fmodel.shipped_weights(film=True) == mine
 
 
 def test_cli_unknown_model_lists_names(run_cli, gray_png, tmp_path):

@@ -23,7 +23,7 @@ REFS_SUFFIX = ".refs"  # reel1.refs/ beside reel1.mp4 holds its painted frames
 
 @dataclass
 class BatchOptions:
-    weights: Path = None  # a .keras file; None: the shipped weights
+    weights: Path = None  # a .keras file for every item; None: each medium's default model
     render_size: int = None  # None: DEFAULT_RENDER_SIZE for photos, ..._FILM_... for films
     batch_size: int = DEFAULT_BATCH_SIZE
     saturation: float = DEFAULT_SATURATION  # the model's chroma x this (not painted frames')

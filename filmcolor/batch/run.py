@@ -39,11 +39,10 @@ def run_batch(inputs, outdir, options=None):
     if opts.scheduler:
         items = [Item(i.src.absolute(), i.dst, i.kind, i.key,
                       i.refs.absolute() if i.refs else None) for i in items]
-    weights = Path(opts.weights) if opts.weights else _shipped_weights()
-    if opts.scheduler:
-        weights = weights.absolute()
-    if not weights.is_file():
-        raise WeightsError(f"{weights}: weights file not found")
+    weights = _weights_by_medium(opts)
+    for path in dict.fromkeys(weights.values()):
+        if not path.is_file():
+            raise WeightsError(f"{path}: weights file not found")
     check_writable({outdir})
     outdir.mkdir(parents=True, exist_ok=True)
     with BatchState(outdir) as state:  # refuses a second batch on the same OUTDIR
@@ -103,10 +102,18 @@ class _AtLeast(logging.Filter):
         return record.levelno >= self.level
 
 
-def _shipped_weights():
+def _weights_by_medium(opts):
+    """{"image": file, "video": file}: the file given for both, else each medium's default
+    model (models.DEFAULT_MODEL, DEFAULT_FILM_MODEL)."""
     from ..models import shipped_weights
 
-    return shipped_weights()
+    if opts.weights:
+        weights = {"image": Path(opts.weights), "video": Path(opts.weights)}
+    else:
+        weights = {"image": shipped_weights(), "video": shipped_weights(film=True)}
+    if opts.scheduler:  # workers on other machines share the paths
+        weights = {k: p.absolute() for k, p in weights.items()}
+    return weights
 
 
 @dataclass
@@ -134,7 +141,8 @@ class _Run:
 
     def __init__(self, items, outdir, opts, weights, state):
         self.items, self.outdir, self.opts, self.weights = items, outdir, opts, weights
-        self.weights_id = weights_identity(weights)  # hashed once, not per item
+        ids = {p: weights_identity(p) for p in dict.fromkeys(weights.values())}
+        self.weights_id = {kind: ids[p] for kind, p in weights.items()}  # hashed once
         self.state = state  # batch_state.BatchState
         self.rows = {}  # key -> report row
         self.thumbs = {}  # key -> ([before files], [after files])
@@ -147,7 +155,7 @@ class _Run:
         o = self.opts
         s = {"render_size": o.render_size or (DEFAULT_FILM_RENDER_SIZE if item.kind == "video"
                                               else DEFAULT_RENDER_SIZE),
-             "weights": self.weights_id}
+             "weights": self.weights_id[item.kind]}
         if o.saturation != 1.0:  # keys of items made before the option stay valid
             s["saturation"] = o.saturation
         if item.kind != "video" and item.refs is not None:  # a new exemplar redoes it
@@ -398,14 +406,16 @@ class _Run:
         if self.opts.jobs == 1 and not self.opts.scheduler:
             for task in tasks:
                 self._started(task, attempt)
-                yield task, run_task(task, self.weights, self.opts, attempt)
+                weights = self.weights[task.item.kind]
+                yield task, run_task(task, weights, self.opts, attempt)
             return
         from joblib import Parallel, delayed
 
         def calls():
             for task in tasks:
                 self._started(task, attempt)
-                yield delayed(run_task)(task, self.weights, self.opts, attempt)
+                yield delayed(run_task)(task, self.weights[task.item.kind], self.opts,
+                                        attempt)
 
         by_key = {(t.item.key, None if t.segment is None else t.segment.index): t
                   for t in tasks}

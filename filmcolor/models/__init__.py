@@ -44,7 +44,10 @@ MODELS = {
     "paper-recipe": ModelSpec("paper-recipe", "paper-recipe.keras",
                               "the paper's Fig. 2 network with its own recipe (L2 0.01)"),
 }
-DEFAULT_MODEL = "unet"  # chosen on the validation split (README, "Models")
+# chosen on the validation split, per medium (README, "Results"): unet-studio is better on
+# the validation photos and worse on the film validation clips
+DEFAULT_MODEL = "unet-studio"  # photos
+DEFAULT_FILM_MODEL = "unet"
 def model_spec(name):
     """The registry entry of `name`; WeightsError listing the names that exist."""
     if name not in MODELS:
@@ -52,12 +55,13 @@ def model_spec(name):
     return MODELS[name]
 
 
-def shipped_weights(name=None):
-    """Path of the shipped weights of model `name` (default: the default model, or
-    $FILMCOLOR_WEIGHTS): the checkout's weights/, or the install's."""
+def shipped_weights(name=None, film=False):
+    """Path of the shipped weights of model `name` (default: the default model for photos,
+    or with `film` for films, or $FILMCOLOR_WEIGHTS for both): the checkout's weights/, or
+    the install's."""
     if name is None and os.environ.get("FILMCOLOR_WEIGHTS"):
         return Path(os.environ["FILMCOLOR_WEIGHTS"])
-    name = model_spec(name or DEFAULT_MODEL).file
+    name = model_spec(name or (DEFAULT_FILM_MODEL if film else DEFAULT_MODEL)).file
     candidates = [Path(__file__).resolve().parents[2] / "weights" / name,
                   Path(sys.prefix) / "share" / "filmcolor" / "weights" / name]
     return next((p for p in candidates if p.is_file()), candidates[0])
