@@ -48,6 +48,8 @@ MODELS = {
 # the validation photos and worse on the film validation clips
 DEFAULT_MODEL = "unet-studio"  # photos
 DEFAULT_FILM_MODEL = "unet"
+
+
 def model_spec(name):
     """The registry entry of `name`; WeightsError listing the names that exist."""
     if name not in MODELS:
