@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Pack what a GPU-machine training run needs into .device/ (git-ignored, carried by the
 device tool, 64 MiB in all): the corpus's train and val images at the recipe's load size
-as JPEG quality 92 (PNG at 384 px would be ~4x over the limit), and the wheels that
-machine lacks (keras and its two small pure dependencies; it has JAX, numpy, OpenCV).
+as JPEG quality 92 (PNG at 384 px would be ~4x over the limit), its cutouts/ as they are
+(RGBA PNG: the alpha is the point; unet-studio's recipe), and the wheels that machine
+lacks (keras and its two small pure dependencies; it has JAX, numpy, OpenCV).
 
     python scripts/pack_for_device.py data/corpus
     # then, with the device tool:  run(command="bash scripts/train_on_device.sh",
@@ -12,6 +13,7 @@ The test split is not packed: no choice is made on it, there or here.
 """
 
 import argparse
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -22,7 +24,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from filmcolor.image import find_images  # noqa: E402
-from filmcolor.train import TrainConfig  # noqa: E402
+from filmcolor.train import CUTOUTS, TrainConfig  # noqa: E402
 
 WHEELS = ["keras==3.15.1", "namex", "optree"]
 LIMIT = 64 * 2**20
@@ -45,6 +47,12 @@ def main(argv=None):
             dst = args.out / "corpus" / split / (src.stem + ".jpg")
             dst.parent.mkdir(parents=True, exist_ok=True)
             cv2.imwrite(str(dst), img, [cv2.IMWRITE_JPEG_QUALITY, args.quality])
+    cutouts = args.corpus / CUTOUTS
+    if cutouts.is_dir():
+        dst = args.out / "corpus" / CUTOUTS
+        dst.mkdir(parents=True, exist_ok=True)
+        for src in sorted(cutouts.glob("*.png")):
+            shutil.copyfile(src, dst / src.name)
     subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps",
                     "--only-binary=:all:", "--python-version", "3.12", "--implementation",
                     "cp", "--platform", "manylinux_2_17_x86_64", "--platform",

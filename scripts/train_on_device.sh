@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The default recipe on the GPU machine (KERAS_BACKEND=jax), run by the device tool over
-# a copy of this checkout with .device/ carried (see scripts/pack_for_device.py). Writes
-# the run folder and its log to $OUT, which comes back. One run; resumes if rerun.
+# A shipped recipe (RECIPE, default unet-studio: the photos' default) on the GPU machine
+# (KERAS_BACKEND=jax), run by the device tool over a copy of this checkout with .device/
+# carried (see scripts/pack_for_device.py). Writes the run folder and its log to $OUT,
+# which comes back. One run; resumes if rerun.
 set -euo pipefail
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
     --target /tmp/site .device/whl/*.whl
@@ -10,13 +11,13 @@ OUT=${OUT:-runs/device}
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
 # the library call behind `filmcolor train` (the CLI would import PyAV, absent there);
 # the same recipe as here; EPOCHS can be raised on the GPU
-python3 - "$OUT/run" "${EPOCHS:-40}" <<'PY' 2>&1 | tee "$OUT/train.log"
+python3 - "$OUT/run" "${EPOCHS:-40}" "${RECIPE:-unet-studio}" <<'PY' 2>&1 | tee "$OUT/train.log"
 import sys, time
 from filmcolor.models import import_keras
 import_keras()
 from filmcolor.train import recipe_config, train
 t = time.time()
-cfg = recipe_config("unet", data=".device/corpus", out=sys.argv[1], epochs=int(sys.argv[2]))
+cfg = recipe_config(sys.argv[3], data=".device/corpus", out=sys.argv[1], epochs=int(sys.argv[2]))
 train(cfg)
 crops = cfg.epochs * cfg.steps_per_epoch * cfg.batch_size
 print(f"{crops} crops in {time.time() - t:.0f} s: {crops / (time.time() - t):.1f} crops/s")
