@@ -473,11 +473,25 @@ def analyse(img, min_colour=MIN_COLOUR_FRACTION):
     if uniq < MIN_UNIQUE_COLOURS:
         st["reason"] = "few-colours"
         return st
-    g = cv2.resize(cv2.cvtColor(img, cv2.COLOR_BGR2GRAY), (32, 32), interpolation=cv2.INTER_AREA)
-    g8 = cv2.resize(g, (8, 8), interpolation=cv2.INTER_AREA)
-    st["hash"] = int("".join("1" if b else "0" for b in (g8 > g8.mean()).flatten()), 2)
-    st["thumb"] = cv2.resize(img, (8, 8), interpolation=cv2.INTER_AREA).flatten().tolist()
+    st["hash"], thumb = perceptual_keys(img)
+    st["thumb"] = thumb.astype(int).ravel().tolist()
     return st
+
+
+def perceptual_keys(bgr):
+    """(8x8 mean hash of a 32x32 gray thumbnail, 8x8 colour thumbnail) of a BGR uint8
+    picture: what near_duplicate compares."""
+    g = cv2.resize(cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY), (32, 32), interpolation=cv2.INTER_AREA)
+    g8 = cv2.resize(g, (8, 8), interpolation=cv2.INTER_AREA)
+    bits = int("".join("1" if b else "0" for b in (g8 > g8.mean()).flatten()), 2)
+    return bits, cv2.resize(bgr, (8, 8), interpolation=cv2.INTER_AREA).astype(np.float32)
+
+
+def near_duplicate(a, b):
+    """Whether two pictures' (hash, thumbnail) name the same picture."""
+    (ha, ta), (hb, tb) = a, b
+    return (bin(ha ^ hb).count("1") <= HASH_MAX_DIST
+            and float(np.abs(ta - tb).mean()) <= THUMB_MAX_DIFF)
 
 
 def to_rgb(img):
@@ -644,15 +658,13 @@ def main(argv=None):
     ok.sort(key=lambda it: (-it["w"] * it["h"], it["key"]))
     kept_hashes = []
     for it in ok:
-        th = np.array(it["thumb"], np.float32)
-        dup = next((k for h, t, k in kept_hashes
-                    if bin(it["hash"] ^ h).count("1") <= HASH_MAX_DIST
-                    and float(np.abs(th - t).mean()) <= THUMB_MAX_DIFF), None)
+        keys = (it["hash"], np.array(it["thumb"], np.float32))
+        dup = next((k for h, t, k in kept_hashes if near_duplicate(keys, (h, t))), None)
         if dup:
             it["reason"] = "duplicate"
             it["dup_of"] = dup
         else:
-            kept_hashes.append((it["hash"], th, it["key"]))
+            kept_hashes.append((*keys, it["key"]))
     # manual review (explicit lists at the top); duplicates of an excluded picture stay out
     for it in ok:
         if it["reason"]:

@@ -99,7 +99,7 @@ def analyse_cutout(img):
         return "no-alpha"
     opaque = img[..., 3] >= 250
     share = float(opaque.mean())
-    if float((img[..., 3] < 250).mean()) <= 0.001:
+    if share >= 0.999:  # the alpha channel unused: make_corpus.py's photographs
         return "no-alpha"
     if not MIN_OPAQUE <= share <= MAX_OPAQUE:
         return "opaque-share"
@@ -121,18 +121,6 @@ def on_white(img):
     return (img[..., :3] * a + 255.0 * (1.0 - a)).round().astype(np.uint8)
 
 
-def thumbs(bgr):
-    g = cv2.resize(cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY), (32, 32), interpolation=cv2.INTER_AREA)
-    g8 = cv2.resize(g, (8, 8), interpolation=cv2.INTER_AREA)
-    h = int("".join("1" if b else "0" for b in (g8 > g8.mean()).flatten()), 2)
-    return h, cv2.resize(bgr, (8, 8), interpolation=cv2.INTER_AREA).astype(np.float32)
-
-
-def is_dup(h, t, seen):
-    return any(bin(h ^ h2).count("1") <= mc.HASH_MAX_DIST
-               and float(np.abs(t - t2).mean()) <= mc.THUMB_MAX_DIFF for h2, t2 in seen)
-
-
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("out", type=Path, help="folder to write the cut-outs to")
@@ -145,7 +133,7 @@ def main(argv=None):
 
     # corpus photographs (every split): a cut-out that repeats one is left out
     args.corpus = args.corpus or args.out.parent
-    seen = [thumbs(cv2.imread(str(p))) for split in ("train", "val", "test")
+    seen = [mc.perceptual_keys(cv2.imread(str(p))) for split in ("train", "val", "test")
             for p in sorted((args.corpus / split).glob("*.png"))]
     if not seen:
         sys.exit(f"{args.corpus}: no corpus photographs; run make_corpus.py first")
@@ -168,11 +156,11 @@ def main(argv=None):
                 if mc.split_of(gk) != "train":
                     reason = "held-out-split"
             if reason is None:
-                h, t = thumbs(on_white(img))
-                if is_dup(h, t, seen):
+                keys = mc.perceptual_keys(on_white(img))
+                if any(mc.near_duplicate(keys, other) for other in seen):
                     reason = "duplicate"
                 else:
-                    seen.append((h, t))
+                    seen.append(keys)
             counts.setdefault(package, {}).setdefault(reason or "kept", 0)
             counts[package][reason or "kept"] += 1
             if reason:
@@ -189,9 +177,7 @@ def main(argv=None):
         f.unlink()
     rows = []
     for it in kept:
-        img = it["img"]
-        if img.dtype != np.uint8:
-            img = (img // 257).astype(np.uint8)
+        img = it["img"]  # uint8: make_corpus.decode narrows 16-bit pictures
         h, w = img.shape[:2]
         if max(h, w) > args.max_side:
             s = args.max_side / max(h, w)
