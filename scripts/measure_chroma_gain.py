@@ -10,9 +10,14 @@ against gray):
 - the same factor from the truth (an oracle: the most any per-picture gain could do);
 - removing each picture's mean tint (the warm cast the worst pictures carry);
 - keeping a part of the mean tint and scaling the colour's variation around it (the
-  spread is what colourfulness mostly measures).
+  spread is what colourfulness mostly measures);
+- a curve on each pixel's chroma (hue kept): a power law that keeps confident, strong
+  colour and shrinks weak colour, or a soft threshold that sets weak colour to gray;
+- with --ensemble, the mean of this network's prediction and those of other weights files
+  (other seeds of its recipe), uniformly scaled.
 
     python scripts/measure_chroma_gain.py --corpus data/corpus [--weights FILE]
+        [--ensemble FILE ...]
 
 Nothing here is shipped; the output is the model card's "Chroma after the network".
 """
@@ -36,6 +41,9 @@ UNIFORM = (0.5, 0.75, 1.0, 1.15, 1.3, 1.5)
 RIDGE_ALPHAS = (1, 10, 30, 100, 300, 1000, 3000)  # chosen by 5-fold CV on train
 MAX_GAIN = 4.0
 TINT_SPREAD = [(t, k) for t in (0.25, 0.5, 0.75, 1.0) for k in (1.25, 1.5, 2.0)]
+POWER = [(g, c0) for g in (0.25, 0.5, 0.75) for c0 in (10, 15)]  # chroma x (chroma/c0)^g
+THRESHOLD = [(t, k) for t in (3, 5, 8) for k in (1.3, 1.6, 2.0)]  # k x max(chroma - t, 0)
+ENSEMBLE_GAIN = (1.0, 1.2, 1.3, 1.4, 1.5)
 
 
 class Picture:
@@ -65,6 +73,14 @@ class Picture:
 
 def _chroma(ab):
     return float(np.mean(np.hypot(ab[..., 0], ab[..., 1])))
+
+
+def _chroma_curve(fn):
+    """Transform scaling each pixel's ab by fn(its chroma), so hue is kept."""
+    def transform(p):
+        c = np.maximum(np.hypot(p.ab[..., 0], p.ab[..., 1]), 1e-3)[..., None]
+        return p.ab * fn(c)
+    return transform
 
 
 def _ridge(X, y, alpha):
@@ -101,6 +117,8 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--corpus", type=Path, required=True)
     ap.add_argument("--weights", type=Path, default=None, help="default: the shipped unet")
+    ap.add_argument("--ensemble", type=Path, nargs="*", default=[],
+                    help="other weights files whose predictions are averaged with it")
     args = ap.parse_args(argv)
     keras = import_keras()
     model = load_model(args.weights or shipped_weights("unet"))
@@ -135,6 +153,21 @@ def main(argv=None):
         rows.append((f"mean tint x{keep}, variation around it x{spread}",
                      lambda p, t=keep, k=spread: t * mean_tint(p)
                      + k * (p.ab - mean_tint(p))))
+
+    for g, c0 in POWER:
+        rows.append((f"each pixel's chroma x (chroma / {c0})^{g}",
+                     _chroma_curve(lambda c, g=g, c0=c0: (c / c0) ** g)))
+    for t, k in THRESHOLD:
+        rows.append((f"each pixel's chroma: {k} x max(chroma - {t}, 0)",
+                     _chroma_curve(lambda c, t=t, k=k: k * np.maximum(c - t, 0) / c)))
+    if args.ensemble:
+        others = [Colorizer(load_model(w)) for w in args.ensemble]
+        for p in val:
+            p.mean_ab = (p.ab + sum(o.predict_ab([p.gray])[0][0] for o in others)) \
+                / (1 + len(others))
+        for g in ENSEMBLE_GAIN:
+            rows.append((f"mean of {1 + len(others)} networks' ab, x{g}",
+                         lambda p, g=g: g * p.mean_ab))
 
     print(f"{len(val)} validation pictures, {len(train)} training pictures; ridge alpha "
           f"{alpha} (5-fold CV on train); R^2 of the learned log gain on val: {r2:.2f}")
