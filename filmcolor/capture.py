@@ -3,7 +3,8 @@
 libpng, libjpeg and libav print straight to file descriptor 2 ("libpng error: IDAT: CRC
 error"), past sys.stderr and logging, so a damaged photo used to show their line above
 ours. `c_stderr()` points fd 2 at a temporary file for the length of a decode and hands
-back the text; the caller folds what matters into its error or warning.
+back the text; the caller folds what matters into its error or warning. TensorFlow's
+start-up chatter is dropped the same way (models.quiet_stderr).
 """
 
 import os

@@ -426,6 +426,10 @@ def keyframes(film, keys, every, quiet, verbose):
               help="Run the items on this Dask cluster instead (joblib's dask backend).")
 @click.option("--gpus-per-job", type=click.FloatRange(min=0), default=0, show_default=True,
               help="With --scheduler: the workers' 'GPU' resource each item needs.")
+@click.option("--worker-timeout", type=click.FloatRange(min=1), default=120,
+              show_default=True, metavar="SECONDS",
+              help="With --scheduler: stop (finished work kept; rerun to resume) when the "
+                   "cluster has had no worker, or the scheduler has been lost, this long.")
 @click.option("--codec", default=None, help="Video encoder for films (as for colorize).")
 @click.option("--crf", type=click.IntRange(0, 51), default=F.crf, show_default=True,
               help="x264 quality for films, lower is better.")
@@ -439,9 +443,9 @@ def keyframes(film, keys, every, quiet, verbose):
 @_smoothing_options
 @_engine_options
 @_logging_options
-def batch(inputs, outdir, jobs, scheduler, gpus_per_job, codec, crf, preset, segment_seconds,
-          max_pixels, temporal, strength, radius, model_name, weights, render_size,
-          batch_size, saturation, quiet, verbose):
+def batch(inputs, outdir, jobs, scheduler, gpus_per_job, worker_timeout, codec, crf, preset,
+          segment_seconds, max_pixels, temporal, strength, radius, model_name, weights,
+          render_size, batch_size, saturation, quiet, verbose):
     """Colorize many photos and films (files, folders, globs) into OUTDIR; rerun the same
     command to resume. Exits 3 when some items failed (see OUTDIR/report.html)."""
     from tqdm.contrib.logging import logging_redirect_tqdm
@@ -451,9 +455,9 @@ def batch(inputs, outdir, jobs, scheduler, gpus_per_job, codec, crf, preset, seg
     _setup_logging(quiet, verbose)
     options = BatchOptions(weights=_weights_path(model_name, weights), render_size=render_size,
                            batch_size=batch_size, saturation=saturation, jobs=jobs,
-                           progress=not quiet,
-                           scheduler=scheduler, gpus_per_job=gpus_per_job,
-                           segment_seconds=segment_seconds, max_pixels=max_pixels,
+                           progress=not quiet, scheduler=scheduler, gpus_per_job=gpus_per_job,
+                           worker_timeout=worker_timeout, segment_seconds=segment_seconds,
+                           max_pixels=max_pixels,
                            film=FilmOptions.given(codec=codec, crf=crf, preset=preset,
                                                   **_temporal_args(temporal, strength, radius)))
     with logging_redirect_tqdm(loggers=[log]):

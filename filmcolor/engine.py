@@ -7,10 +7,15 @@ batch_size items (the last is padded) so a compiled predict function is reused.
 
 When the model runs out of memory, the batch size is halved and the same frames are tried
 again, down to one frame at a time (then OutOfMemoryError); the smaller size is kept for the
-rest of the run. No frame is ever dropped or returned uncoloured.
+rest of that Colorizer's run (a batch gives each task a Colorizer of its own). No frame is
+ever dropped or returned uncoloured.
+
+Colorizers that share one model across threads (a Dask worker's tasks) pass the same
+`lock`: one batch at a time in the model, so memory stays what one batch needs.
 """
 
 import logging
+import threading
 
 import numpy as np
 
@@ -37,7 +42,7 @@ class Colorizer:
     """Holds a loaded model; call predict_ab() or colorize() on lists of luma planes."""
 
     def __init__(self, model, render_size=DEFAULT_RENDER_SIZE, batch_size=DEFAULT_BATCH_SIZE,
-                 saturation=DEFAULT_SATURATION):
+                 saturation=DEFAULT_SATURATION, lock=None):
         self.downsample = downsample(model)  # the model's total stride: pad to a multiple
         if render_size < self.downsample:
             raise ValueError(f"render size must be at least {self.downsample}, got "
@@ -50,6 +55,7 @@ class Colorizer:
         self.render_size = render_size
         self.batch_size = batch_size  # halved on out-of-memory, see _shrink()
         self.saturation = float(saturation)  # the predicted ab is scaled by it
+        self.lock = lock or threading.Lock()  # held for each model call
 
     def predict_ab(self, grays):
         """List of luma planes -> list of ab arrays at render size (same order)."""
@@ -93,7 +99,8 @@ class Colorizer:
             # reflect padding keeps the border statistics the network saw in training
             x[j] = np.pad(color.model_input(small), ((0, ch - h), (0, cw - w), (0, 0)),
                           mode="reflect")
-        return np.asarray(self.model.predict_on_batch(x))
+        with self.lock:
+            return np.asarray(self.model.predict_on_batch(x))
 
     def _shrink(self, ex, canvas):
         """Halve the batch size after an out-of-memory error; at 1 there is nothing left."""

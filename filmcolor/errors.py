@@ -89,3 +89,8 @@ class PartialFailure(FilmcolorError):
 
 class OutOfMemoryError(FilmcolorError):
     """The model ran out of (device) memory even one frame at a time."""
+
+
+class ClusterError(FilmcolorError):
+    """The Dask cluster cannot finish the batch: no worker left, the scheduler lost, or a
+    task whose workers kept dying. Finished items and segments are kept; a rerun resumes."""

@@ -23,6 +23,7 @@ from .paths import check_writable, same_file
 from .options import FILM_DEFAULTS as F
 from .progress import progress_bar
 from .temporal import ChromaSmoother
+from .threads import helper_thread
 from .video import CONTAINERS, LumaFrame, VideoReader, VideoWriter, check_output
 
 log = logging.getLogger("filmcolor")
@@ -137,8 +138,7 @@ class FrameSink:
         if smoother is not None:
             self._smoothed = queue.Queue(SINK_QUEUE)  # smoother -> encoder
             stages.insert(0, (self._smooth_stage, "filmcolor-smooth"))
-        self._threads = [threading.Thread(target=self._guard, args=(fn,), name=name,
-                                          daemon=True) for fn, name in stages]
+        self._threads = [helper_thread(self._guard, name, (fn,)) for fn, name in stages]
         for t in self._threads:
             t.start()
 

@@ -1,6 +1,7 @@
 """Path checks shared by the still-image and film pipelines: run before any work."""
 
 import os
+import threading
 
 from .errors import OutputWriteError
 
@@ -16,7 +17,8 @@ def same_file(a, b):
 def check_writable(folders):
     """Fail before any work if an output folder cannot be created or written."""
     for folder in sorted(folders):
-        probe = folder / f".filmcolor-probe-{os.getpid()}"
+        # the thread too: a Dask worker's tasks check one folder at once
+        probe = folder / f".filmcolor-probe-{os.getpid()}-{threading.get_ident()}"
         try:
             folder.mkdir(parents=True, exist_ok=True)
             probe.touch()

@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from filmcolor.batch import tasks  # noqa: E402
 from filmcolor.batch import BatchOptions, run_batch  # noqa: E402
+from filmcolor.models import build_model, quiet_stderr  # noqa: E402
 
 
 class StandIn:
@@ -33,7 +34,7 @@ class StandIn:
 
     render_size, batch_size = 16, 8
 
-    def colorize(self, grays):
+    def colorize(self, grays, prior=None):
         return [np.repeat(np.asarray(g, np.float32)[..., None], 3, axis=-1) for g in grays]
 
 
@@ -73,13 +74,14 @@ def main():
     ap.add_argument("--large", type=int, default=10_000)
     args = ap.parse_args()
     logging.getLogger("filmcolor").setLevel(logging.WARNING)  # no line per item on screen
-    tasks._colorizer = lambda *a: StandIn()  # every worker's model: the stand-in
+    tasks._colorizer = lambda *a: (StandIn(), 0.0)  # every task's colorizer: the stand-in
 
     rows = {}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        weights = tmp / "stand-in.keras"  # hashed into the resume key, never loaded
-        weights.write_bytes(b"stand-in weights")
+        weights = tmp / "stand-in.keras"  # checked and hashed into the resume key, never loaded
+        with quiet_stderr():  # TensorFlow's CUDA probe writes to fd 2
+            build_model(seed=0).save(weights)
         for n in (args.small, args.large):
             shelf = make_shelf(tmp / f"shelf{n}", n)
             out = tmp / f"out{n}"

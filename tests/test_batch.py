@@ -1,5 +1,6 @@
 """filmcolor batch: mixed inputs, failure isolation with one retry, resume, report, refusals,
-and --jobs 2 against --jobs 1. All with the untrained model and tiny generated files."""
+and --jobs 2 against --jobs 1. All with the untrained model and tiny generated files (real
+Dask clusters: test_cluster.py)."""
 
 import json
 import logging
@@ -277,26 +278,6 @@ def test_jobs_2_gives_the_same_outputs_as_jobs_1(shelf, tmp_path, model_path):
         assert (tmp_path / "one" / rel).read_bytes() == (tmp_path / "two" / rel).read_bytes()
 
 
-@pytest.mark.slow
-def test_dask_local_cluster_gives_the_same_outputs_as_local(shelf, tmp_path, model_path):
-    """The same batch on a real dask.distributed LocalCluster (two worker processes on
-    loopback), through joblib's dask backend, as a studio would run it."""
-    distributed = pytest.importorskip("dask.distributed")
-    (shelf / "broken.png").unlink()
-    opts = {"weights": model_path, "render_size": 32, "batch_size": 2}
-    local = run_batch([shelf], tmp_path / "local", BatchOptions(jobs=1, **opts))
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  host="127.0.0.1", dashboard_address=None,
-                                  resources={"GPU": 1}) as cluster:
-        remote = run_batch([shelf], tmp_path / "dask",
-                           BatchOptions(scheduler=cluster.scheduler_address, gpus_per_job=1,
-                                        **opts))
-    assert outputs(tmp_path / "local") == outputs(tmp_path / "dask") == EXPECTED
-    assert local["totals"]["done"] == remote["totals"]["done"] == 4
-    for rel in EXPECTED - {"shelf/sub/clip.mp4"}:
-        assert (tmp_path / "local" / rel).read_bytes() == (tmp_path / "dask" / rel).read_bytes()
-
-
 def test_unreachable_scheduler_is_a_usage_error(shelf, tmp_path, model_path):
     pytest.importorskip("dask.distributed")
     from filmcolor.errors import UsageError
@@ -490,7 +471,7 @@ def test_the_log_says_what_the_outdir_holds_and_who_loaded_the_model(
         shelf, tmp_path, model_path, caplog, monkeypatch):
     import filmcolor.batch.tasks as tasks
 
-    monkeypatch.setattr(tasks, "_COLORIZERS", {})  # this process loads the model afresh
+    monkeypatch.setattr(tasks, "_MODELS", {})  # this process loads the model afresh
     (shelf / "broken.png").unlink()
     out = tmp_path / "out"
     with caplog.at_level(logging.INFO, logger="filmcolor"):

@@ -23,10 +23,11 @@ joins a film's segments when the last one is finished. OUTDIR holds:
 The state records each item as it finishes (one transaction); the reports are rewritten
 atomically every REPORT_SECONDS and at the end. With jobs > 1 the tasks run
 in joblib (loky) worker processes, or on a Dask cluster through joblib's dask backend, each
-worker loading the model once.
+worker process loading the model once (a Dask worker's task threads share it).
 
     plan.py    inputs -> Items (output path, state key); BatchOptions
     run.py     run_batch: skip, run, retry, join, record, report; loky or Dask
+    cluster.py the Dask client and a watch that stops a run the cluster cannot finish
     tasks.py   one photo, film or film segment, in whichever process runs it
     state.py   the SQLite state, the OUTDIR lock, migration of the older JSON state
     report.py  report.json, report.html and the thumbnail files

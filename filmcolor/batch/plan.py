@@ -33,6 +33,7 @@ class BatchOptions:
     scheduler: str = None  # a Dask scheduler address (tcp://host:port): run on that cluster
     gpus_per_job: float = 0  # Dask worker resource "GPU" each item needs
     scheduler_timeout: float = 30  # seconds to reach the scheduler
+    worker_timeout: float = 120  # seconds with no Dask worker before the batch stops
     segment_seconds: float = SEGMENT_SECONDS  # films cut at keyframes this far apart; 0: never
     max_pixels: int = None  # photos: header pixel limit; None: image.pixel_limit()
 

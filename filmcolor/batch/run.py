@@ -6,17 +6,19 @@ import signal
 import threading
 import time
 import warnings
+from concurrent.futures import CancelledError
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import FilmcolorError, PartialFailure, UsageError, WeightsError
-from ..models import upgrade_settings, weights_identity
+from ..errors import ClusterError, FilmcolorError, PartialFailure
+from ..models import check_weights, upgrade_settings, weights_identity
 from ..options import DEFAULT_FILM_RENDER_SIZE, DEFAULT_RENDER_SIZE
 from ..paths import check_writable
 from . import report
 from .plan import BatchOptions, Item, plan_batch
 from .state import BatchState
-from .tasks import WORKER, Task, collect_warnings, one_line, run_task
+from .tasks import WORKER, Task, collect_warnings, one_line, run_task, worker_words
 
 log = logging.getLogger("filmcolor")
 
@@ -40,9 +42,8 @@ def run_batch(inputs, outdir, options=None):
         items = [Item(i.src.absolute(), i.dst, i.kind, i.key,
                       i.refs.absolute() if i.refs else None) for i in items]
     weights = _weights_by_medium(opts)
-    for path in dict.fromkeys(weights.values()):
-        if not path.is_file():
-            raise WeightsError(f"{path}: weights file not found")
+    for path in dict.fromkeys(weights.values()):  # bad everywhere: refused before any work
+        check_weights(path)
     check_writable({outdir})
     outdir.mkdir(parents=True, exist_ok=True)
     with BatchState(outdir) as state:  # refuses a second batch on the same OUTDIR
@@ -200,17 +201,20 @@ class _Run:
                     self._join(film)
             # then the segments of the films whose painted frames were carried meanwhile
             self._run_tasks(self._run_tasks(tasks))
-        except KeyboardInterrupt:  # Ctrl-C or SIGTERM: what is done stays done
+        except (KeyboardInterrupt, ClusterError) as ex:  # what is done stays done
             for stale in self.outdir.rglob(".*.part"):  # of the tasks just cancelled
                 stale.unlink(missing_ok=True)
             rep = self._write_reports()
-            log.warning("batch stopped: %d done; rerun the same command to resume",
-                        rep["totals"]["done"])
+            if isinstance(ex, KeyboardInterrupt):  # Ctrl-C or SIGTERM (a ClusterError says it)
+                log.warning("batch stopped: %d done; rerun the same command to resume",
+                            rep["totals"]["done"])
             raise
         finally:
             if self.bar is not None:
                 self.bar.close()
                 progress = self.outdir / WORK_DIR / "progress"
+                for count in progress.glob("*.count"):  # of tasks abandoned by a stop
+                    count.unlink(missing_ok=True)
                 if progress.is_dir() and not any(progress.iterdir()):
                     progress.rmdir()
                     _remove_empty_parents(progress, self.outdir)
@@ -229,6 +233,7 @@ class _Run:
         (a film's segments, once its painted frames are carried)."""
         failed, more = [], []
         for task, result in self._execute(tasks, attempt=1):
+            self._loaded(task, result)
             if result["status"] == "failed":
                 seg = task.segment
                 where = "" if seg is None else f" [segment {seg.index + 1}]"
@@ -237,8 +242,14 @@ class _Run:
             else:
                 more += self._finished(task, result)
         for task, result in self._execute(failed, attempt=2):
+            self._loaded(task, result)
             more += self._finished(task, result)
         return more
+
+    def _loaded(self, task, result):
+        if result.get("load_seconds"):
+            log.info("model loaded in %.1f s by %s (counted in the time of %s)",
+                     result["load_seconds"], worker_words(result["worker"]), task.name)
 
     def _counted(self, task):
         """The task with a file its worker counts frames into (films: a photo is one)."""
@@ -313,7 +324,7 @@ class _Run:
         film.finished = film.work.finished()
         film.resumed = len(film.finished)
         log.info("painted frames of %s carried (%d frames reached, %.1f s, %s)", item.src,
-                 film.references["reached"], result["seconds"], _worker(result["worker"]))
+                 film.references["reached"], result["seconds"], worker_words(result["worker"]))
         if film.finished:
             log.info("resume %s: %d of %d segments finished earlier", item.src,
                      len(film.finished), len(film.segments))
@@ -356,9 +367,6 @@ class _Run:
         if result["worker"] != WORKER:  # logged in another process: into this log too
             for message in result["warnings"]:
                 log.warning("%s", message)
-        if result.get("load_seconds"):
-            log.info("model loaded in %.1f s by %s (counted in the time of %s)",
-                     result["load_seconds"], _worker(result["worker"]), task.name)
         if task.carry:
             return self._carried(task, result)
         if task.segment is None:
@@ -384,7 +392,7 @@ class _Run:
         film.finished.add(task.segment.index)
         film.workers.add(result["worker"])
         log.info("segment %d of %d done %s (%.1f s, %s)", task.segment.index + 1,
-                 len(film.segments), item.src, result["seconds"], _worker(result["worker"]))
+                 len(film.segments), item.src, result["seconds"], worker_words(result["worker"]))
         if self.bar is not None:
             self.bar.update(result["frames"] or 0, task=task)
         if film.complete():
@@ -421,13 +429,22 @@ class _Run:
                   for t in tasks}
         # batch_size 1: tasks are long (seconds to minutes), each one goes to a free worker;
         # joblib's warning that a stop cancelled running tasks would only repeat ours
-        with warnings.catch_warnings(), _backend(self.opts), \
+        with warnings.catch_warnings(), _backend(self.opts) as watch, \
                 Parallel(n_jobs=-1 if self.opts.scheduler else self.opts.jobs, batch_size=1,
                          return_as="generator_unordered") as parallel:
             warnings.filterwarnings("ignore", message=".*tasks which were still being",
                                     category=UserWarning)
-            for result in parallel(calls()):
-                yield by_key[result["key"], result["segment"]], result
+            if watch is not None:
+                watch.start(parallel)
+            try:
+                for result in parallel(calls()):
+                    yield by_key[result["key"], result["segment"]], result
+            except CancelledError as ex:  # Dask: the client lost the scheduler
+                if watch is None:
+                    raise
+                raise watch.lost(ex) from None
+            if watch is not None:
+                watch.check()  # ended by the watch: the cluster cannot finish it
 
     def _started(self, task, attempt):
         log.info("start %s (attempt %d)", task.name, attempt)
@@ -554,12 +571,6 @@ class _Progress:
             self.bar.close()
 
 
-def _worker(name):
-    """'host:pid' (as results name their worker) in words."""
-    host, _, pid = name.rpartition(":")
-    return f"worker pid {pid} on {host}"
-
-
 def _expected_frames(task):
     """Frames a task will write, as far as the file tells (for the progress bar)."""
     if task.segment is not None:
@@ -584,40 +595,21 @@ def _remove_empty_parents(folder, outdir):
 
 
 def _backend(opts):
-    """joblib's backend: loky worker processes here, or the Dask cluster at opts.scheduler
-    (joblib's dask backend; each item asks for `gpus_per_job` of the workers' "GPU"
-    resource, so start GPU workers with `dask worker ADDRESS --resources GPU=1`)."""
+    """joblib's backend: loky worker processes here (yields None), or the Dask cluster at
+    opts.scheduler (yields its cluster.ClusterWatch)."""
+    if opts.scheduler:
+        from .cluster import dask_backend
+
+        return dask_backend(opts)
+    return _loky()
+
+
+@contextmanager
+def _loky():
     from joblib import parallel_config
 
-    if not opts.scheduler:
-        return parallel_config(backend="loky")
-    try:
-        from dask.distributed import Client
-    except ImportError as ex:
-        raise UsageError("--scheduler needs dask.distributed: pip install "
-                         "'filmcolor[dask]'") from ex
-    try:
-        client = Client(opts.scheduler, timeout=opts.scheduler_timeout)
-    except (OSError, TimeoutError) as ex:
-        raise UsageError(f"{opts.scheduler}: cannot reach the Dask scheduler ({ex})") from ex
-    submit = {"resources": {"GPU": opts.gpus_per_job}} if opts.gpus_per_job else {}
-    return _ClientConfig(client, parallel_config(backend="dask", client=client, **submit))
-
-
-class _ClientConfig:
-    """The dask parallel_config, closing its Client afterwards."""
-
-    def __init__(self, client, config):
-        self.client, self.config = client, config
-
-    def __enter__(self):
-        return self.config.__enter__()
-
-    def __exit__(self, *exc):
-        try:
-            return self.config.__exit__(*exc)
-        finally:
-            self.client.close()
+    with parallel_config(backend="loky"):
+        yield None
 
 
 def _named(item, reason):

@@ -3,19 +3,27 @@ Dask worker): a photo, a whole film, one segment of a long film, or the carrying
 film's painted frames into its work folder (the task its segments wait for).
 
 run_task() never raises for a bad input: it returns a result dict with status "done" or
-"failed" and the one-line reason. A WeightsError is not the item's fault and propagates.
-The model is loaded once per worker process (_colorizer()).
+"failed" and the one-line reason. A model that cannot be loaded here fails the task with
+the reason and this worker's name (another worker may load it: the retry can go there);
+a file that is bad everywhere is refused before any work (run.py: check_weights).
+
+A Dask worker runs several tasks at once in one process (`dask worker --nthreads N`), so
+what a process shares is filled under locks: each model is loaded once per process
+(_model()) and called under its own lock; each task gets a Colorizer of its own around it,
+so a batch size halved after an out-of-memory error is that task's, not every later one's.
 """
 
+import contextvars
 import logging
 import os
 import socket
+import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import FilmcolorError, UsageError
+from ..errors import BackendError, FilmcolorError, UsageError, WeightsError
 
 
 @dataclass(frozen=True)
@@ -40,7 +48,8 @@ class Task:
 log = logging.getLogger("filmcolor")
 WORKER = f"{socket.gethostname()}:{os.getpid()}"  # this process, as results name it
 
-_COLORIZERS = {}  # (weights path, render size, batch size) -> Colorizer, per process
+_MODELS = {}  # weights path -> (model, the lock its calls are made under), per process
+_MODELS_LOCK = threading.Lock()
 PROGRESS_SECONDS = 0.5  # a worker rewrites its frame count at most this often
 
 
@@ -75,18 +84,28 @@ def read_count(path):
         return 0
 
 
-def _colorizer(weights, render_size, batch_size, saturation=1.0):
-    """The Colorizer for these settings, loaded once per process (workers persist)."""
-    key = (str(weights), render_size, batch_size, saturation)
-    if key not in _COLORIZERS:
-        from ..engine import Colorizer
+def _model(weights):
+    """(model, its call lock, seconds spent loading it now: 0.0 if loaded before): the
+    model in `weights`, loaded once per process whichever of its threads asks first."""
+    key = str(weights)
+    with _MODELS_LOCK:  # the others wait: one model per file per process
+        if key in _MODELS:
+            return (*_MODELS[key], 0.0)
         from ..models import load_model
 
-        models = {k[0]: c.model for k, c in _COLORIZERS.items()}
-        model = models.get(str(weights)) or load_model(weights)
-        _COLORIZERS[key] = Colorizer(model, render_size=render_size, batch_size=batch_size,
-                                     saturation=saturation)
-    return _COLORIZERS[key]
+        t0 = time.perf_counter()  # the load, not the wait for another thread's
+        model = load_model(weights)
+        _MODELS[key] = (model, threading.Lock())
+        return (*_MODELS[key], time.perf_counter() - t0)
+
+
+def _colorizer(weights, render_size, batch_size, saturation=1.0):
+    """(a Colorizer of this task's own around this process's model, load seconds)."""
+    from ..engine import Colorizer
+
+    model, lock, seconds = _model(weights)
+    return Colorizer(model, render_size=render_size, batch_size=batch_size,
+                     saturation=saturation, lock=lock), seconds
 
 
 def run_task(task, weights, opts, attempt=1):
@@ -95,25 +114,36 @@ def run_task(task, weights, opts, attempt=1):
     report), `warnings` the warnings logged meanwhile (a worker's log is not the parent's,
     so they travel back with the result)."""
     t0 = time.perf_counter()
-    loaded = len(_COLORIZERS)
-    colorizer = _colorizer(weights, task.settings["render_size"], opts.batch_size,
-                           task.settings.get("saturation", 1.0))
     item = task.item
     result = {"key": item.key, "segment": None if task.segment is None else task.segment.index,
               "settings": task.settings, "attempt": attempt, "frames": None,
-              "worker": WORKER,
-              # the model load is part of the item that paid for it, and said apart
-              "load_seconds": time.perf_counter() - t0 if len(_COLORIZERS) > loaded else 0.0}
+              "worker": WORKER, "load_seconds": 0.0, "warnings": []}
     counter = FrameCounter(task.progress) if task.progress else None
     try:
         with collect_warnings() as warnings:
-            _run(task, colorizer, weights, opts, result, counter)
+            try:
+                colorizer, result["load_seconds"] = _colorizer(
+                    weights, task.settings["render_size"], opts.batch_size,
+                    task.settings.get("saturation", 1.0))
+            except (WeightsError, BackendError) as ex:  # this worker's; the item is fine
+                if opts.jobs == 1 and not opts.scheduler:  # this process: no other worker
+                    raise
+                result["status"] = "failed"
+                result["reason"] = f"{one_line(ex)} (on {worker_words(WORKER)})"
+            else:
+                _run(task, colorizer, weights, opts, result, counter)
     finally:
         if counter is not None:
             counter.close()
     result["warnings"] = warnings
     result["seconds"] = time.perf_counter() - t0
     return result
+
+
+def worker_words(name):
+    """'host:pid' (as results name their worker) in words."""
+    host, _, pid = name.rpartition(":")
+    return f"worker pid {pid} on {host}"
 
 
 def _run(task, colorizer, weights, opts, result, counter):
@@ -182,18 +212,27 @@ def one_line(ex):
     return (str(ex).strip().splitlines() or [type(ex).__name__])[0]
 
 
+# the lists of the collect_warnings blocks this thread is in (innermost last)
+_COLLECTORS = contextvars.ContextVar("filmcolor_task_warnings", default=())
+
+
 @contextmanager
 def collect_warnings():
-    """The filmcolor warnings logged inside the block, as a list of one-line messages."""
+    """The filmcolor warnings logged inside the block, as a list of one-line messages:
+    this thread's and its helper threads' (threads.helper_thread), not those of another
+    task running beside it in the process."""
     messages = []
 
     class Collect(logging.Handler):
         def emit(self, record):
-            messages.append(record.getMessage().splitlines()[0])
+            if any(m is messages for m in _COLLECTORS.get()):
+                messages.append(record.getMessage().splitlines()[0])
 
+    token = _COLLECTORS.set((*_COLLECTORS.get(), messages))
     handler = Collect(logging.WARNING)
     log.addHandler(handler)
     try:
         yield messages
     finally:
         log.removeHandler(handler)
+        _COLLECTORS.reset(token)

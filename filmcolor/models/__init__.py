@@ -7,7 +7,8 @@ flag.
 
     paper.py    the paper's Fig. 2 network, exactly (31,618 parameters)
     unet.py     the project's U-Net with a global-context gate (the default)
-    files.py    load_model (safe mode, the file names its architecture), weights_identity
+    files.py    load_model (safe mode, the file names its architecture), check_weights,
+                weights_identity
     backend.py  import_keras: Keras on first use, so `filmcolor --help` stays fast
 
 Importing this package imports neither Keras nor numpy (the CLI reads the registry).
@@ -20,8 +21,8 @@ from pathlib import Path
 
 from ..errors import WeightsError
 from .backend import import_keras, quiet_stderr  # noqa: F401
-from .files import (ARCHITECTURES, downsample, load_model, upgrade_settings,  # noqa: F401
-                    weights_identity)
+from .files import (ARCHITECTURES, check_weights, downsample, load_model,  # noqa: F401
+                    upgrade_settings, weights_identity)
 from .paper import DOWNSAMPLE, PAPER_NAME, PARAMS, build_model  # noqa: F401
 
 

@@ -3,9 +3,11 @@ by its content in resume keys.
 """
 
 import hashlib
+import json
 import logging
 import time
 import zipfile
+import zlib
 from pathlib import Path
 
 from ..errors import WeightsError
@@ -60,16 +62,34 @@ def _deserialize(path, keras):
     """The saved model's layers in safe mode, uncompiled, every variable zero until
     load_weights fills it from the same file. Zeros because on JAX each seeded initializer
     is an XLA compile: 12-20 s to load the U-Net on 2 cores, against about 1 s so."""
-    import json
-
     with zipfile.ZipFile(path) as archive:
         config = json.loads(archive.read("config.json"))
     config.pop("compile_config", None)  # as compile=False: nothing to train
     return keras.saving.deserialize_keras_object(_zero_initializers(config), safe_mode=True)
 
 
-def load_model(path):
-    """Load a saved .keras model in safe mode; raise WeightsError with one clear line."""
+def check_weights(path):
+    """Raise WeightsError (one line) unless `path` is a whole .keras file of a known
+    architecture; reads the archive (every member's checksum) but imports no Keras, so a
+    batch refuses a bad file before any work, whichever workers would load it."""
+    path = _check_file(path)
+    try:
+        with zipfile.ZipFile(path) as archive:
+            damaged = archive.testzip()
+            if damaged is not None:
+                raise WeightsError(f"{path}: damaged .keras file ({damaged} fails its "
+                                   "checksum)")
+            name = json.loads(archive.read("config.json")).get("config", {}).get("name")
+    except (OSError, KeyError, ValueError, AttributeError, zipfile.BadZipFile,
+            zlib.error) as ex:  # a damaged compressed member
+        raise WeightsError(f"{path}: cannot load weights ({_first_line(ex)})") from ex
+    if name not in ARCHITECTURES:
+        raise WeightsError(f"{path}: unknown architecture '{name}' (filmcolor runs "
+                           f"{', '.join(ARCHITECTURES)})")
+
+
+def _check_file(path):
+    """`path` as a Path if it is a non-empty zip archive; else WeightsError."""
     path = Path(path)
     if not path.is_file():
         raise WeightsError(f"{path}: weights file not found")
@@ -77,6 +97,16 @@ def load_model(path):
         raise WeightsError(f"{path}: weights file is empty")
     if not zipfile.is_zipfile(path):
         raise WeightsError(f"{path}: not a .keras model file (expected a zip archive)")
+    return path
+
+
+def _first_line(ex):
+    return (str(ex).strip().splitlines() or [type(ex).__name__])[0].split(". ")[0][:160]
+
+
+def load_model(path):
+    """Load a saved .keras model in safe mode; raise WeightsError with one clear line."""
+    path = _check_file(path)
     keras = import_keras()
     try:
         with quiet_stderr():
@@ -84,8 +114,7 @@ def load_model(path):
             model = _deserialize(path, keras)
             model.load_weights(path)
     except Exception as ex:  # Keras raises many types for a bad file; all mean the same here
-        reason = (str(ex).strip().splitlines() or [type(ex).__name__])[0].split(". ")[0]
-        raise WeightsError(f"{path}: cannot load weights ({reason[:160]})") from ex
+        raise WeightsError(f"{path}: cannot load weights ({_first_line(ex)})") from ex
     log.debug("start-up: %s loaded in %.1f s", path.name, time.perf_counter() - t0)
     if model.input_shape[-1] != 1 or model.output_shape[-1] != 2:
         raise WeightsError(

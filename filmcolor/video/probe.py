@@ -4,6 +4,7 @@ probes it (rotation, how its frames are timed), its expected frame count.
 
 import contextlib
 import logging
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,8 +45,10 @@ class FilmFacts:
     probed: int  # frames decoded by the probe
 
 
-# (path, size, mtime_ns) -> FilmFacts: a film is probed once, its latest users kept
+# (path, size, mtime_ns) -> FilmFacts: a film is probed once, its latest users kept; the
+# lock because a Dask worker's task threads share it (two probing one film is harmless)
 _INSPECTED = OrderedDict()
+_INSPECTED_LOCK = threading.Lock()
 
 
 def inspect(path):
@@ -61,9 +64,10 @@ def inspect(path):
         key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
     except OSError:
         key = None
-    if key in _INSPECTED:
-        _INSPECTED.move_to_end(key)
-        return _INSPECTED[key]
+    with _INSPECTED_LOCK:
+        if key in _INSPECTED:
+            _INSPECTED.move_to_end(key)
+            return _INSPECTED[key]
     with open_film(path) as c:
         check_streams(c, path)
         rotation, use_dts, probed, failed = _probe(path, container=c)
@@ -75,9 +79,10 @@ def inspect(path):
                                  f"({failed} corrupt packets, no frame decoded)")
         raise VideoOpenError(f"{path}: the video stream has no frames")
     if key is not None:
-        _INSPECTED[key] = facts
-        while len(_INSPECTED) > INSPECTED_MAX:
-            _INSPECTED.popitem(last=False)
+        with _INSPECTED_LOCK:
+            _INSPECTED[key] = facts
+            while len(_INSPECTED) > INSPECTED_MAX:
+                _INSPECTED.popitem(last=False)
     return facts
 
 

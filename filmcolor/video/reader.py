@@ -13,6 +13,7 @@ import numpy as np
 
 from .. import color
 from ..errors import VideoOpenError
+from ..threads import helper_thread
 from .planes import (BT601, RANGE_JPEG, RANGE_MPEG, is_planar_yuv, matrix_for, plane_array,
                      sample_bits)
 from .probe import check_streams, inspect, libav_reason, open_film
@@ -184,8 +185,7 @@ class VideoReader:
     def __iter__(self):
         if self._thread is not None:
             raise RuntimeError("a VideoReader can be iterated once")
-        self._thread = threading.Thread(target=self._work, name="filmcolor-decode",
-                                        daemon=True)
+        self._thread = helper_thread(self._work, "filmcolor-decode")
         self._thread.start()
         while True:
             kind, item = self._queue.get()
