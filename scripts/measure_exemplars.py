@@ -1,6 +1,7 @@
 """How much an exemplar photo (`--reference photo.jpg`) gives, and at which weight.
 
     python scripts/measure_exemplars.py --corpus data/corpus --film Megamind.avi
+    python scripts/measure_exemplars.py --corpus CORPUS --film FILM --smoke   # CI: 64 px
 
 Photos: every picture of the validation split is colorized by the default model alone and
 with an exemplar: the training photo whose colours are most like its own (the smallest L1
@@ -124,13 +125,15 @@ def main():
     ap.add_argument("--corpus", type=Path, help="the corpus (its train/ and val/)")
     ap.add_argument("--film", type=Path, help="a colour film")
     ap.add_argument("--weights", type=Path, default=None, help="default: the shipped default")
+    ap.add_argument("--smoke", action="store_true",
+                    help="render both at 64 px (the CI check; the figures are at 256 and 128)")
     args = ap.parse_args()
     logging.disable(logging.WARNING)
     weights = args.weights or shipped_weights()
     if args.corpus:
-        print(photos(load_colorizer(weights, 256, 8), args.corpus))
+        print(photos(load_colorizer(weights, 64 if args.smoke else 256, 8), args.corpus))
     if args.film:
-        print(film(load_colorizer(weights, 128, 8), args.film))
+        print(film(load_colorizer(weights, 64 if args.smoke else 128, 8), args.film))
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ as JPEG quality 92 (PNG at 384 px would be ~4x over the limit), its cutouts/ as 
 lacks (keras and its two small pure dependencies; it has JAX, numpy, OpenCV).
 
     python scripts/pack_for_device.py data/corpus
+    python scripts/pack_for_device.py CORPUS --out DIR --no-wheels   # CI: downloads nothing
     # then, with the device tool:  run(command="bash scripts/train_on_device.sh",
     #                                   carry=[".device"], timeout_s=600)
 
@@ -35,6 +36,9 @@ def main(argv=None):
     ap.add_argument("corpus", type=Path)
     ap.add_argument("--out", type=Path, default=REPO / ".device")
     ap.add_argument("--quality", type=int, default=92)
+    ap.add_argument("--no-wheels", action="store_true",
+                    help="pack no wheels (a machine that has keras; the CI smoke run of "
+                         "train_on_device.sh, which downloads nothing)")
     args = ap.parse_args(argv)
     size = TrainConfig(data="", out="").load_size
     for split in ("train", "val"):
@@ -53,10 +57,12 @@ def main(argv=None):
         dst.mkdir(parents=True, exist_ok=True)
         for src in sorted(cutouts.glob("*.png")):
             shutil.copyfile(src, dst / src.name)
-    subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps",
-                    "--only-binary=:all:", "--python-version", "3.12", "--implementation",
-                    "cp", "--platform", "manylinux_2_17_x86_64", "--platform",
-                    "manylinux2014_x86_64", "-d", str(args.out / "whl"), *WHEELS], check=True)
+    if not args.no_wheels:
+        subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps",
+                        "--only-binary=:all:", "--python-version", "3.12", "--implementation",
+                        "cp", "--platform", "manylinux_2_17_x86_64", "--platform",
+                        "manylinux2014_x86_64", "-d", str(args.out / "whl"), *WHEELS],
+                       check=True)
     total = sum(p.stat().st_size for p in args.out.rglob("*") if p.is_file())
     print(f"{args.out}: {total / 2**20:.1f} MiB (limit 64 MiB with the working tree)",
           file=sys.stderr)

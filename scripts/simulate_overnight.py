@@ -6,11 +6,14 @@
 Makes a shelf of gray photos (from samples/ladybird_bw.jpg, cropped and flipped), short
 films (excerpts of samples/megamind_bw.mp4 with their audio, a keyframe a second) and one
 corrupt file; runs `filmcolor batch --segment-seconds 1` on it, so each film is done in
-segments, SIGKILLs it once the first segment of the third film is finished, reruns the same
-command, and prints items done, failed and resumed, the segments the killed film resumed
-from, whether its joined output has the source's frame times and audio packets, and the
-total time against the sum of single-file `filmcolor IN OUT` runs of the same items (each
-its own process, as a shell loop would do it).
+segments, SIGKILLs it once the first segment of the third film (the last one, with fewer
+films) is finished, reruns the same command, and prints items done, failed and resumed, the
+segments the killed film resumed from, whether its joined output has the source's frame
+times and audio packets, and the total time against the sum of single-file `filmcolor IN
+OUT` runs of the same items (each its own process, as a shell loop would do it).
+
+A small run (about a minute on 2 cores, most of it model loads): --images 1 --films 1
+--frames 48 (one film in 2 segments).
 """
 
 import argparse
@@ -24,6 +27,8 @@ import time
 from pathlib import Path
 
 import cv2
+
+from filmcolor.batch.state import read_items
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE_PHOTO = REPO / "samples" / "ladybird_bw.jpg"
@@ -119,24 +124,26 @@ def main(argv=None):
     ap.add_argument("--films", type=int, default=5)
     ap.add_argument("--frames", type=int, default=72)
     args = ap.parse_args(argv)
+    if args.films < 1:
+        ap.error("--films must be at least 1 (one of them is killed and resumed)")
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         shelf = make_shelf(root, args.images, args.films, args.frames)
         out = root / "colored"
         cmd = [*FILMCOLOR, "batch", str(shelf), "-o", str(out), "--segment-seconds", "1",
                "-q"]
-        third = shelf / "films" / "reel2.mp4"
+        # the third film, or the last of fewer (a small run: --films 1)
+        third = shelf / "films" / f"reel{min(2, args.films - 1)}.mp4"
         first_s, first_rc = run_killed(cmd, out / "filmcolor.log", third)
-        state = json.loads((out / ".filmcolor-state.json").read_text())
-        done_before = sum(v["status"] == "done" for v in state["items"].values())
+        # the batch's state is OUTDIR/.filmcolor-state.sqlite (it was a JSON file)
+        done_before = sum(v["status"] == "done" for v in read_items(out).values())
         t = time.perf_counter()
         rerun = subprocess.run(cmd, capture_output=True, text=True)
         second_s = time.perf_counter() - t
         report = json.loads((out / "report.json").read_text())
         leftovers = [p.name for p in out.rglob(".*.part")]
-        film = json.loads((out / ".filmcolor-state.json").read_text())["items"][
-            "shelf/films/reel2.mp4"]
-        intact = same_times_and_audio(third, out / "shelf" / "films" / "reel2.mp4")
+        film = read_items(out)[f"shelf/films/{third.name}"]
+        intact = same_times_and_audio(third, out / "shelf" / "films" / third.name)
 
         singles = root / "singles"
         t = time.perf_counter()
@@ -154,13 +161,13 @@ def main(argv=None):
           f"1 corrupt file ({items} items)\n")
     print("| step | result |")
     print("|---|---|")
-    print(f"| first run, SIGKILLed inside reel2.mp4 | {first_s:.1f} s, exit {first_rc}, "
+    print(f"| first run, SIGKILLed inside {third.name} | {first_s:.1f} s, exit {first_rc}, "
           f"{done_before} items done and recorded |")
     print(f"| rerun of the same command | {second_s:.1f} s, exit {rerun.returncode}: "
           f"{tot['done']} done, {tot['skipped']} resumed (skipped), {tot['failed']} failed |")
-    print(f"| reel2.mp4 resumed from its segments | {film.get('segments_resumed')} of "
+    print(f"| {third.name} resumed from its segments | {film.get('segments_resumed')} of "
           f"{film.get('segments')} finished before the kill; frames {film.get('frames')} |")
-    print(f"| reel2.mp4 joined: frame times and audio packets = source's | "
+    print(f"| {third.name} joined: frame times and audio packets = source's | "
           f"{'yes' if intact else 'NO'} |")
     print(f"| temporary files left in OUTDIR | {len(leftovers)} |")
     print(f"| total (both runs) | {first_s + second_s:.1f} s |")

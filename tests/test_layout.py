@@ -2,6 +2,7 @@
 only, and the light entry points import no heavy library."""
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -33,3 +34,16 @@ def test_asking_whether_a_path_is_a_film_or_naming_a_model_imports_no_heavy_libr
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "[]", out
+
+
+def test_every_script_the_readme_quotes_has_a_smoke_run():
+    """A README figure's script runs in CI at a tiny size (tests/test_scripts_*.py, or the
+    test of what it shows), so a changed signature breaks CI, not the README."""
+    repo = PACKAGE.parent
+    quoted = set(re.findall(r"scripts/([a-z_]+\.(?:py|sh))", (repo / "README.md").read_text()))
+    tests = "".join(p.read_text(encoding="utf-8") for p in (repo / "tests").glob("test_*.py"))
+    named = re.findall(r'run_script\("([a-z_]+(?:\.py|\.sh)?)"', tests)
+    run = {n if n.endswith((".py", ".sh")) else f"{n}.py" for n in named}
+    run |= set(re.findall(r'"scripts" / "([a-z_]+\.py)"', tests))  # test_report.py's
+    missing = sorted(quoted - run)
+    assert quoted and not missing, missing
