@@ -185,7 +185,9 @@ def test_workers_that_keep_dying_on_one_task_stop_the_batch_in_one_line(shelf, t
                                                                          trained_weights):
     """A scheduler that gives up on a task once its worker died (allowed-failures 0, as
     after 3 deaths by default): joblib's dask backend would wait for it for ever; the
-    batch stops with a ClusterError and leaves no temporary file."""
+    batch stops with a ClusterError and leaves no temporary file. (The segment killed was
+    being written by the worker: a cluster of one task thread gets the work, although
+    joblib runs a Parallel of one job in the calling process.)"""
     import dask
 
     for p in shelf.rglob("*"):
@@ -211,6 +213,18 @@ def test_workers_that_keep_dying_on_one_task_stop_the_batch_in_one_line(shelf, t
     assert "Dask workers kept dying while running one task" in message, message
     assert "rerun the same command to resume" in message and "\n" not in message
     assert not [p for p in out.rglob("*") if p.name.endswith(".part")]
+
+
+def test_a_scheduler_with_no_worker_is_refused_in_one_line(shelf, tmp_path, model_path):
+    """joblib's backend would wait 10 s and raise a TimeoutError of several lines."""
+    out = tmp_path / "out"
+    with cluster(0, 1) as c:
+        with pytest.raises(errors.ClusterError) as refused:
+            run_batch([shelf], out, options(model_path, scheduler=c.scheduler_address,
+                                            worker_timeout=1))
+    assert str(refused.value) == (f"{c.scheduler_address}: no Dask worker joined in 1 s "
+                                  f"(start one: dask worker {c.scheduler_address})")
+    assert colorized(out) == set() and stray(out) == []
 
 
 def _start(cmd, **kw):
@@ -322,21 +336,3 @@ def test_a_model_that_fails_to_load_on_a_worker_fails_only_its_tasks(shelf, tmp_
     assert read_items(out)["shelf/reel.mkv"]["status"] == "done"
 
 
-
-def test_a_cluster_of_one_task_thread_runs_the_tasks_on_its_worker(shelf, tmp_path,
-                                                                  trained_weights, caplog):
-    """joblib runs a Parallel of one job in the calling process; `dask worker --nthreads 1`
-    must still get the work (the batch's machine is not the GPU box)."""
-    (shelf / "broken.png").unlink()
-    out = tmp_path / "dask"
-    with cluster(1, 1) as c, distributed.Client(c) as client:
-        worker = next(iter(client.run(os.getpid).values()))
-        run_batch([shelf], out, options(trained_weights, scheduler=c.scheduler_address,
-                                        segment_seconds=0.5))
-    done = [r.getMessage() for r in caplog.records if r.getMessage().startswith("segment ")]
-    assert len(done) == 8 and all(f"worker pid {worker} on" in m for m in done), done
-    assert read_items(out)["shelf/reel.mkv"]["segment_workers"] == [
-        f"{socket.gethostname()}:{worker}"]
-    loads = [r.getMessage() for r in caplog.records if "model loaded" in r.getMessage()]
-    assert loads and all(f"worker pid {worker} on" in m for m in loads), loads
-    assert colorized(out) == {f"shelf/{p}" for p in PHOTOS} | {"shelf/reel.mkv"}

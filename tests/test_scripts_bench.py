@@ -120,11 +120,11 @@ def test_bench_batch_overhead(tmp_path):
 
 
 def test_bench_cluster_threads(tmp_path):
-    out = run_script("bench_cluster_threads", "--photos", 2, "--repeat", 1, tmp=tmp_path)
-    rates = [find(rf"^1 worker x {n} threads?: {NUM} photos/s \(2 photos, median of 1\)$",
-                  out)[0] for n in (1, 2)]
-    ratio, = find(rf"^ratio 2 threads / 1: {NUM}x$", out)
-    assert min(rates) > 0 and ratio == pytest.approx(rates[1] / rates[0], abs=0.01)
+    # one cluster, not two: each one's worker imports Keras and loads the model
+    out = run_script("bench_cluster_threads", "--photos", 2, "--repeat", 1, "--threads", 2,
+                     tmp=tmp_path)
+    rate, = find(rf"^1 worker x 2 threads: {NUM} photos/s \(2 photos, median of 1\)$", out)
+    assert rate > 0
 
 
 def test_bench_video_speed(tmp_path, gray_clip):
