@@ -57,3 +57,27 @@ def test_saved_file_loads_in_safe_mode_and_colorizes(pretrained, tmp_path, make_
                                np.asarray(model.predict_on_batch(x)), atol=1e-6)
     src = make_image("gray.png", size=(45, 70))
     assert colorize_image(src, tmp_path / "out.png", Colorizer(again, render_size=64)) == 1
+
+
+def test_a_file_whose_weights_do_not_fit_its_architecture_is_refused_in_one_line(
+        pretrained, tmp_path):
+    """Its config says Lite0, its weights are another network's (Lite1's encoder is
+    deeper): load_model refuses it in one line, before any picture is touched."""
+    import zipfile
+
+    from filmcolor.errors import WeightsError
+    from filmcolor.models import load_model
+    from filmcolor.models.encoder_unet import build
+
+    model, _ = pretrained
+    model.save(tmp_path / "lite0.keras")
+    build("lite1").save(tmp_path / "lite1.keras")
+    bad = tmp_path / "mixed.keras"
+    with zipfile.ZipFile(tmp_path / "lite0.keras") as a, \
+            zipfile.ZipFile(tmp_path / "lite1.keras") as b, zipfile.ZipFile(bad, "w") as out:
+        for name in a.namelist():
+            out.writestr(name, (b if name == "model.weights.h5" else a).read(name))
+    with pytest.raises(WeightsError) as refused:
+        load_model(bad)
+    message = str(refused.value)
+    assert message.startswith(f"{bad}: cannot load weights (") and "\n" not in message
