@@ -142,19 +142,25 @@ def read_state_dict(path):
             if hasattr(v, "detach") and not k.endswith("num_batches_tracked")}
 
 
+# the torch tensors behind each kind of layer, in the Keras layer's weight order
+_SUFFIXES = {"BatchNormalization": (".weight", ".bias", ".running_mean", ".running_var"),
+             "Dense": (".weight", ".bias")}
+# torch's layout -> Keras': conv (out, in, kh, kw) -> (kh, kw, in, out); depthwise
+# (C, 1, kh, kw) -> (kh, kw, C, 1); dense (out, in) -> (in, out)
+_LAYOUT = {"Conv2D": (2, 3, 1, 0), "DepthwiseConv2D": (2, 3, 0, 1), "Dense": (1, 0)}
+
+
+def _keys(layer, prefix):
+    return [prefix + s for s in _SUFFIXES.get(type(layer).__name__, (".weight",))]
+
+
 def _keras_arrays(layer, prefix, state):
     """The arrays for `layer` from the torch `state`, in the layer's weight order."""
-    kind = type(layer).__name__
-    if kind == "BatchNormalization":
-        return [state[prefix + s] for s in (".weight", ".bias", ".running_mean",
-                                            ".running_var")]
-    if kind == "DepthwiseConv2D":  # torch (C, 1, kh, kw) -> (kh, kw, C, 1)
-        return [state[prefix + ".weight"].transpose(2, 3, 0, 1)]
-    if kind == "Conv2D":  # torch (out, in, kh, kw) -> (kh, kw, in, out)
-        return [state[prefix + ".weight"].transpose(2, 3, 1, 0)]
-    if kind == "Dense":
-        return [state[prefix + ".weight"].T, state[prefix + ".bias"]]
-    raise ValueError(f"no conversion for {kind} layer {layer.name}")
+    arrays = [state[k] for k in _keys(layer, prefix)]
+    axes = _LAYOUT.get(type(layer).__name__)
+    if axes is not None:
+        arrays[0] = arrays[0].transpose(axes)
+    return arrays
 
 
 def convert_torch_weights(model, path, variant="lite0"):
@@ -164,7 +170,7 @@ def convert_torch_weights(model, path, variant="lite0"):
     state = read_state_dict(path)
     layers = {layer.name: layer for layer in model.layers}
     wanted = {k: v for k, v in torch_names(variant).items() if k in layers}
-    needed = [k for k, v in wanted.items() for k in _keys(layers[k], v)]
+    needed = [key for name, prefix in wanted.items() for key in _keys(layers[name], prefix)]
     missing = [k for k in needed if k not in state]
     if missing:
         raise WeightsError(f"{path}: not the efficientnet-{variant} state dict: "
@@ -181,11 +187,3 @@ def convert_torch_weights(model, path, variant="lite0"):
         layer.set_weights(arrays)
     return len(wanted)
 
-
-def _keys(layer, prefix):
-    kind = type(layer).__name__
-    if kind == "BatchNormalization":
-        return [prefix + s for s in (".weight", ".bias", ".running_mean", ".running_var")]
-    if kind == "Dense":
-        return [prefix + ".weight", prefix + ".bias"]
-    return [prefix + ".weight"]
