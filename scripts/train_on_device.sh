@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # A shipped recipe (RECIPE, default unet-studio: the photos' default) on the GPU machine
 # (KERAS_BACKEND=jax), run by the device tool over a copy of this checkout with .device/
-# carried (see scripts/pack_for_device.py). Writes the run folder and its log to $OUT,
-# which comes back. One run; resumes if rerun.
+# carried (see scripts/pack_for_device.py; pack with --recipe RECIPE for an encoder
+# recipe, whose ImageNet weights are converted there by that machine's torch). Writes the
+# run folder and its log to $OUT, which comes back. One run; resumes if rerun.
 # DEVICE (default .device) is the folder pack_for_device.py wrote. SMOKE=1 is the CI check
 # (tests/test_scripts_data.py) on a CPU whose Python has keras: no wheels are installed
 # (pack with --no-wheels) and each epoch is 2 steps of 4 crops; with EPOCHS=1, seconds.

@@ -202,6 +202,19 @@ def test_eval_on_a_colour_film_prints_quality_and_flicker(run_cli, tmp_path, mod
     assert float(flicker[3]) > 0.0  # the colour source moves
     cf = next(v for k, v in rows.items() if k.startswith("colourfulness"))
     assert float(cf[3]) > 20 and float(cf[2]) == 0.0
+    relative = next(v for k, v in rows.items() if k.startswith("flicker on ab relative"))
+    assert relative[2] == "-"  # no chroma: no share of it
+    assert 0 < float(relative[3]) < float(flicker[3])  # the source's chroma is large
+
+
+def test_relative_flicker_is_the_ab_error_over_the_mean_squared_chroma():
+    from filmcolor.evaluation.films import VideoScores, _relative
+
+    scores = VideoScores()
+    scores.flicker_ab["smoothed"].total, scores.flicker_ab["smoothed"].pairs = 3.0, 2
+    scores.per_frame["smoothed"]["ab2"] = [20.0, 40.0]
+    assert _relative(scores, "smoothed") == f"{1.5 / 30.0:.4f}"
+    assert _relative(scores, "gray") == "-"
 
 
 SAMPLE_CLIP = Path(__file__).resolve().parent.parent / "samples" / "megamind_bw.mp4"

@@ -352,7 +352,8 @@ def test_cli_train_exits_0_and_writes_run(data, tmp_path, restore_filmcolor_logg
     assert info["config"]["l2"] == {"unet": 0.0, "paper": 1e-6, "paper-recipe": 0.01}[recipe]
 
 
-@pytest.mark.parametrize("recipe, step", [("unet", 16), ("paper-recipe", 8)])
+@pytest.mark.parametrize("recipe, step", [("unet", 16), ("paper-recipe", 8),
+                                          ("lite0-unet", 32)])
 def test_cli_train_crop_not_a_multiple_of_the_stride_exits_2(data, tmp_path, capsys,
                                                              restore_filmcolor_logger,
                                                              recipe, step):

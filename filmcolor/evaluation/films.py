@@ -27,8 +27,8 @@ ROWS = ("smoothed", "unsmoothed", "gray", "source")
 @dataclass
 class VideoScores:
     frames: int = 0
-    per_frame: dict = field(default_factory=lambda: {r: {"psnr": [], "auc": [], "cf": []}
-                                                     for r in ROWS})
+    per_frame: dict = field(default_factory=lambda: {r: {"psnr": [], "auc": [], "cf": [],
+                                                         "ab2": []} for r in ROWS})
     flicker_rgb: dict = field(default_factory=lambda: {r: metrics.WarpingError()
                                                        for r in ROWS})
     flicker_ab: dict = field(default_factory=lambda: {r: metrics.WarpingError()
@@ -94,6 +94,8 @@ def _score_frame(scores, state, truth, gray, small, ab_raw, ab_smooth):
                 100.0 * metrics.auc_ab(color.rgb_to_lab(full)[..., 1:], truth_ab))
         scores.per_frame[row]["cf"].append(metrics.colorfulness(full))
     small_ab = {row: color.rgb_to_lab(o[1])[..., 1:] for row, o in outputs.items()}
+    for row, ab in small_ab.items():  # what the flicker is relative to
+        scores.per_frame[row]["ab2"].append(float(np.square(ab).sum(axis=-1).mean()))
     prev = state["prev"]
     if prev is not None:
         motion = metrics.source_motion(prev["small"], small)
@@ -103,6 +105,13 @@ def _score_frame(scores, state, truth, gray, small, ab_raw, ab_smooth):
     state["prev"] = {"small": small, **{r: o[1] for r, o in outputs.items()},
                      **{r + "_ab": small_ab[r] for r in outputs}}
     scores.frames += 1
+
+
+def _relative(scores, row):
+    """Warping error on ab over the mean squared chroma (at render size): flicker as a
+    share of the colour there is (issue 10: the absolute figure grows with colour)."""
+    chroma2 = scores.mean(row, "ab2")
+    return "-" if not chroma2 > 1e-3 else f"{scores.flicker_ab[row].value / chroma2:.4f}"
 
 
 def format_video_table(scores, path):
@@ -121,6 +130,9 @@ def format_video_table(scores, path):
                  *[f"{scores.flicker_rgb[r].value:.5f}" for r in ROWS]])
     body.append(["flicker: warping error on ab (ab units^2; lower is steadier)",
                  *[f"{scores.flicker_ab[r].value:.3f}" for r in ROWS]])
+    body.append(["flicker on ab relative to the frames' mean squared chroma (a more colourful "
+                 "output flickers more in ab units; lower is steadier)",
+                 *[_relative(scores, r) for r in ROWS]])
     head = ["metric", *cols]
     widths = [max(len(r[i]) for r in [head, *body]) for i in range(len(head))]
     line = lambda r: "| " + " | ".join(v.ljust(w) for v, w in zip(r, widths)) + " |"

