@@ -202,7 +202,7 @@ def test_eval_on_a_colour_film_prints_quality_and_flicker(run_cli, tmp_path, mod
     assert float(flicker[3]) > 0.0  # the colour source moves
     cf = next(v for k, v in rows.items() if k.startswith("colourfulness"))
     assert float(cf[3]) > 20 and float(cf[2]) == 0.0
-    relative = next(v for k, v in rows.items() if k.startswith("flicker on ab relative"))
+    relative = next(v for k, v in rows.items() if k.startswith("flicker on ab / "))
     assert relative[2] == "-"  # no chroma: no share of it
     assert 0 < float(relative[3]) < float(flicker[3])  # the source's chroma is large
 

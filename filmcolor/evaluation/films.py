@@ -111,7 +111,8 @@ def _relative(scores, row):
     """Warping error on ab over the mean squared chroma (at render size): flicker as a
     share of the colour there is (issue 10: the absolute figure grows with colour)."""
     chroma2 = scores.mean(row, "ab2")
-    return "-" if not chroma2 > 1e-3 else f"{scores.flicker_ab[row].value / chroma2:.4f}"
+    # below 1 ab unit rms (a gray output's rounding) there is no colour to be a share of
+    return "-" if not chroma2 > 1.0 else f"{scores.flicker_ab[row].value / chroma2:.4f}"
 
 
 def format_video_table(scores, path):
@@ -130,8 +131,7 @@ def format_video_table(scores, path):
                  *[f"{scores.flicker_rgb[r].value:.5f}" for r in ROWS]])
     body.append(["flicker: warping error on ab (ab units^2; lower is steadier)",
                  *[f"{scores.flicker_ab[r].value:.3f}" for r in ROWS]])
-    body.append(["flicker on ab relative to the frames' mean squared chroma (a more colourful "
-                 "output flickers more in ab units; lower is steadier)",
+    body.append(["flicker on ab / the frames' mean squared chroma (lower is steadier)",
                  *[_relative(scores, r) for r in ROWS]])
     head = ["metric", *cols]
     widths = [max(len(r[i]) for r in [head, *body]) for i in range(len(head))]
