@@ -97,7 +97,7 @@ RECIPES = {
                          augment=False, scale_min=1.0, load_size=DEFAULT_RENDER_SIZE),
     # the decoder on the frozen ImageNet encoder, then the encoder's stride-16 and -32
     # blocks fine-tuned at a tenth of the rate (weights/README.md: each phase measured)
-    "lite0-unet": dict(model="lite0-unet", crop=160, epochs=45, frozen_epochs=20,
+    "lite0-unet": dict(model="lite0-unet", crop=160, epochs=35, frozen_epochs=20,
                        fine_tune_from=16),
 }
 ENCODER_MODELS = {f"{v}-unet": v for v in ("lite0", "lite1", "lite2")}

@@ -58,3 +58,7 @@ def test_per_image_csv_lists_every_image_worst_first(run_cli, tmp_path, make_ima
             float(r["paper:psnr_minus_gray"]), abs=0.011)
     table_worst = next(line for line in run_cli.stdout.splitlines() if "worst image" in line)
     assert f"{min(float(r['paper:psnr_minus_gray']) for r in rows):+.2f}" in table_worst
+    harmed = next(line for line in run_cli.stdout.splitlines() if "more than 3 dB" in line)
+    counts = [int(v) for v in harmed.strip("| \n").split("|")[1:]]
+    assert counts == [sum(float(r[f"{m}:psnr_minus_gray"]) < -3 for r in rows)
+                      for m in ("paper", "untrained")] + [0]

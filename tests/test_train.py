@@ -16,7 +16,7 @@ import pytest
 
 from filmcolor.__main__ import main
 from filmcolor.errors import EXIT_OK, EXIT_USAGE, DataError
-from filmcolor.models import load_model
+from filmcolor.models import MODELS, load_model
 from filmcolor.train import (
     RECIPES,
     TrainConfig,
@@ -512,7 +512,7 @@ def test_cutouts_subfolder_is_found_and_never_read_as_photos(tmp_path, caplog):
     assert len(train_paths) + len(val_paths) == 6
 
 
-@pytest.mark.parametrize("weights", ["unet", "unet-studio", "paper", "paper-recipe"])
+@pytest.mark.parametrize("weights", list(MODELS))
 def test_shipped_files_hold_no_optimizer_state(weights):
     """The model card's promise: weights only, no Adam moments (3x the size)."""
     import zipfile

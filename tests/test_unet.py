@@ -134,7 +134,8 @@ def test_every_registered_model_is_shipped_and_named_for_its_architecture(name):
     path = fmodel.shipped_weights(name)
     assert path.is_file() and path.stat().st_size > 0, path
     m = fmodel.load_model(path)
-    want = unet.NAME if name.startswith("unet") else fmodel.PAPER_NAME
+    want = ("filmcolor_lite0_unet" if name == "lite0-unet" else
+            unet.NAME if name.startswith("unet") else fmodel.PAPER_NAME)
     assert m.name == want
 
 

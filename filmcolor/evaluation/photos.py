@@ -114,6 +114,14 @@ def _code_true(truth, shape):
     return color.encode_ab(color.rgb_to_lab(small)[..., 1:])
 
 
+HARM_DB = 3.0  # a picture this far below its gray version is a visible failure
+
+
+def harmed(column, gray, db=HARM_DB):
+    """How many images the column made more than `db` dB worse than gray."""
+    return int(np.sum(np.subtract(column.values["psnr"], gray.values["psnr"]) < -db))
+
+
 def worst_vs_gray(column, gray):
     """The lowest per-image RGB PSNR gain over the gray image (negative: below gray)."""
     return float(np.min(np.subtract(column.values["psnr"], gray.values["psnr"])))
@@ -164,6 +172,8 @@ def format_table(columns, source, n_images, data):
                  *[f"{c.mean('colorfulness') / source['source_cf']:.2f}" for c in columns]])
     rows.append(["worst image: PSNR minus gray's PSNR, dB (higher is better)",
                  *[f"{worst_vs_gray(c, gray):+.2f}" for c in columns]])
+    rows.append([f"images more than {HARM_DB:g} dB below gray's PSNR (lower is better)",
+                 *[str(harmed(c, gray)) for c in columns]])
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
     line = lambda r: "| " + " | ".join(v.ljust(w) for v, w in zip(r, widths)) + " |"
     sep = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
