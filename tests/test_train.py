@@ -23,6 +23,7 @@ from filmcolor.train import (
     _ab_bins,
     ab_weights,
     load_pairs,
+    recipe_config,
     split_paths,
     train,
 )
@@ -362,6 +363,26 @@ def test_cli_train_crop_not_a_multiple_of_the_stride_exits_2(data, tmp_path, cap
     err = capsys.readouterr().err
     assert "--crop" in err and f"36 is not a multiple of {step}" in err
     assert not out.exists()  # rejected before any work
+
+
+def test_train_help_states_each_recipes_defaults_from_the_recipes():
+    """The help's defaults are read from RECIPES: a recipe added there shows up in them."""
+    from click.testing import CliRunner
+
+    from filmcolor.cli import cli
+    from filmcolor.models import crop_multiple
+    from filmcolor.recipes import default_help
+
+    text = " ".join(CliRunner().invoke(cli, ["train", "--help"]).output.split())
+    for name, recipe in RECIPES.items():
+        assert name in text
+        cfg = recipe_config(name, data="", out="")
+        assert cfg.crop % crop_multiple(cfg.model) == 0, name
+        assert f"{cfg.epochs} (" in text
+    assert default_help("epochs", ["paper"]) == "[default: 30]"
+    assert default_help("epochs", ["unet", "paper"]) == "[default: 90 (unet), 30 (paper)]"
+    with pytest.raises(ValueError, match="unknown model 'vgg'"):
+        crop_multiple("vgg")
 
 
 # --- the default recipe's parts ------------------------------------------------------------

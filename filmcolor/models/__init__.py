@@ -23,7 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import WeightsError
+from . import encoder_unet
 from .backend import import_keras, quiet_stderr  # noqa: F401
+from .efficientnet import VARIANTS
 from .files import (ARCHITECTURES, check_weights, downsample, load_model,  # noqa: F401
                     upgrade_settings, weights_identity)
 from .paper import DOWNSAMPLE, PAPER_NAME, PARAMS, build_model  # noqa: F401
@@ -56,6 +58,19 @@ MODELS = {
 # the validation photos and worse on the film validation clips
 DEFAULT_MODEL = "unet-studio"  # photos
 DEFAULT_FILM_MODEL = "unet"
+
+
+# the architectures `filmcolor train --model` builds -> their saved model's name
+TRAINABLE = {"unet": "filmcolor_unet", "paper": PAPER_NAME,
+             **{f"{v}-unet": encoder_unet.name_of(v) for v in VARIANTS}}
+
+
+def crop_multiple(architecture):
+    """What a training crop of `architecture` (a TRAINABLE name) must be a multiple of: the
+    network's stride."""
+    if architecture not in TRAINABLE:
+        raise ValueError(f"unknown model {architecture!r} ({', '.join(TRAINABLE)})")
+    return ARCHITECTURES[TRAINABLE[architecture]]
 
 
 def model_spec(name):
