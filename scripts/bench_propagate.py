@@ -70,7 +70,9 @@ def main(argv=None):
     if args.film is None:
         ap.error("a film is needed (or --memory)")
     if args.tries:
-        return score_settings(args.film, args.render_size, args.tries)
+        score_settings(args.film, args.render_size, args.tries)
+        if not args.quality:
+            return
     cv2.setNumThreads(1)  # one core each, as in a film task beside the model
     film = shots(args.film, args.render_size)
     frames = sum(len(lumas) for lumas, _ in film)
