@@ -28,6 +28,7 @@ from .errors import DataError
 from .image import find_images, read_image
 from .losses import REGRESSION_LOSSES, regression_loss
 from .models import build_model, crop_multiple
+from .models.heap import keep_freed_memory
 from .recipes import ENCODER_MODELS, RECIPES, TrainConfig, recipe_config  # noqa: F401
 
 log = logging.getLogger("filmcolor")
@@ -491,6 +492,7 @@ def _ema_args(cfg):
 
 def train(cfg: TrainConfig):
     """Train (or resume) into cfg.out; returns the path of the best model."""
+    keep_freed_memory()  # half of a training step's time otherwise (models/heap.py)
     stride = crop_multiple(cfg.model)
     if cfg.crop % stride:
         raise ValueError(f"crop {cfg.crop} is not a multiple of {stride} (the {cfg.model}'s "
