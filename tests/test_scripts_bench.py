@@ -110,6 +110,15 @@ def test_bench_stills(tmp_path):
     assert find(rf"^\| baseline: .* \| {NUM}x \|$", out) == [1.0]
 
 
+def test_bench_heap(tmp_path):
+    out = run_script("bench_heap", "--model", "unet", "--crop", 32, "--steps", 2, tmp=tmp_path)
+    assert "does not apply here" not in out  # Linux with glibc: the two rows differ in kind
+    for label in ("training step", "predict call"):
+        row = find(rf"^\| {label} \| {NUM} \| {NUM} \| {NUM} \| {NUM} \| {NUM} \|$", out)
+        assert all(v >= 0 for v in row) and row[0] > 0 and row[2] > 0
+        assert row[4] == pytest.approx(row[2] / row[0], abs=0.01)
+
+
 def test_bench_batch_overhead(tmp_path):
     out = run_script("bench_batch_overhead", "--small", 10, "--large", 30, tmp=tmp_path)
     for n in (10, 30):
