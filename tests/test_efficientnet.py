@@ -104,15 +104,16 @@ def test_the_port_on_other_backends_gives_torchs_logits(backend, reference):
     check_logits(np.load(folder / f"{backend}.npy"), want)
 
 
-@pytest.mark.parametrize("case", ["not a state dict", "lite1's blocks", "a shape"])
+@pytest.mark.parametrize("case", ["not a state dict", "lite1's blocks",
+                                  "a lite1 model named lite0", "a shape"])
 def test_a_file_that_is_not_that_state_dict_is_refused_in_one_line(case, tmp_path):
-    """Random bytes; the Lite0 file for the deeper Lite1; a Lite0 file with one tensor of
-    another shape (as another width's file has)."""
+    """Random bytes; the Lite0 file for the deeper Lite1; a Lite1 model converted as Lite0;
+    a Lite0 file with one tensor of another shape (as another width's file has)."""
     import torch
 
     from filmcolor.models.efficientnet import build_classifier, convert_torch_weights
 
-    variant, path = "lite0", tmp_path / "bad.pth"
+    variant, path, named = "lite0", tmp_path / "bad.pth", None
     if case == "not a state dict":
         path.write_bytes(np.random.default_rng(0).integers(0, 256, 4096, np.uint8).tobytes())
         message = rf"{re.escape(str(path))}: not a torch state dict \("
@@ -120,6 +121,10 @@ def test_a_file_that_is_not_that_state_dict_is_refused_in_one_line(case, tmp_pat
         variant, path = "lite1", lite0_file()
         message = (rf"{re.escape(str(path))}: not the efficientnet-lite1 state dict: \d+ of its "
                    rf"\d+ keys missing \(_blocks\.\d+\.")
+    elif case == "a lite1 model named lite0":  # its extra blocks would stay random
+        path, named = lite0_file(), "lite1"
+        message = (rf"{re.escape(str(path))}: the model has 30 encoder layers that "
+                   r"efficientnet-lite0 lacks \(enc_block16_expand, ...\): not a lite0 model$")
     else:
         state = torch.load(str(lite0_file()), map_location="cpu", weights_only=True)
         state["_blocks.3._project_conv.weight"] = torch.zeros(48, 144, 1, 1)
@@ -127,7 +132,7 @@ def test_a_file_that_is_not_that_state_dict_is_refused_in_one_line(case, tmp_pat
         message = (rf"{re.escape(str(path))}: not the efficientnet-lite0 state dict: "
                    r"_blocks\.3\._project_conv has shape \(1, 1, 144, 48\), "
                    r"enc_block3_project needs \(1, 1, 144, 40\)")
-    model = build_classifier(variant, 64)
+    model = build_classifier(named or variant, 64)
     with pytest.raises(WeightsError) as refused:
         convert_torch_weights(model, path, variant)
     assert re.match(message, str(refused.value)), str(refused.value)

@@ -192,6 +192,12 @@ def convert_torch_weights(model, path, variant="lite0"):
     state = read_state_dict(path)
     layers = {layer.name: layer for layer in model.layers}
     wanted = {k: v for k, v in torch_names(variant).items() if k in layers}
+    left = [n for n, layer in layers.items()
+            if n.startswith(PREFIX) and layer.weights and n not in wanted]
+    if left:  # a deeper variant's model: its extra blocks would keep random weights
+        raise WeightsError(f"{path}: the model has {len(left)} encoder layers that "
+                           f"efficientnet-{variant} lacks ({left[0]}, ...): not a {variant} "
+                           "model")
     needed = [key for name, prefix in wanted.items() for key in _keys(layers[name], prefix)]
     missing = [k for k in needed if k not in state]
     if missing:
