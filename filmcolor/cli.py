@@ -219,6 +219,8 @@ def _split_references(paths):
         out[kind] = path
     return out
 
+
+# the recipes whose network is an encoder U-Net (the options only they take)
 ENCODERS = [name for name, recipe in RECIPES.items() if recipe.get("model") in ENCODER_MODELS]
 
 
@@ -235,7 +237,8 @@ ENCODERS = [name for name, recipe in RECIPES.items() if recipe.get("model") in E
                    "recipe), paper-recipe (Fig. 2 as the paper trains it: L2 0.01, plain "
                    "MSE, constant rate), lite0-unet (a U-Net decoder on the ImageNet "
                    "EfficientNet-Lite0, frozen, then its top blocks fine-tuned; needs "
-                   "'filmcolor[encoders]'), lite1-unet (the same on Lite1, shorter). The options below override it.")
+                   "'filmcolor[encoders]'), lite1-unet (the same on Lite1, shorter). The "
+                   "options below override it.")
 @click.option("--loss", type=click.Choice(["mse", "ab-distance", "log-mse", "classify"]),
               default=None,
               help="MSE on the ab code; mean ab distance (AuC's measure); per-crop log MSE "
