@@ -27,7 +27,7 @@ from . import augment, color
 from .errors import DataError
 from .image import find_images, read_image
 from .losses import REGRESSION_LOSSES, regression_loss
-from .models import build_model, crop_multiple
+from .models import TRAINABLE, build_model, crop_multiple
 from .models.heap import keep_freed_memory
 from .recipes import ENCODER_MODELS, RECIPES, TrainConfig, recipe_config  # noqa: F401
 
@@ -412,8 +412,7 @@ def build_for(cfg, bins=None):
         model = _encoder_model(cfg)
         return model, model
     if cfg.model != "unet":
-        names = ", ".join(["unet", "paper", *ENCODER_MODELS])
-        raise ValueError(f"unknown model {cfg.model!r} ({names})")
+        raise ValueError(f"unknown model {cfg.model!r} ({', '.join(TRAINABLE)})")
     from .models import unet
 
     if cfg.loss == "classify":

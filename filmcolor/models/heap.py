@@ -4,12 +4,13 @@ network step.
 glibc's malloc serves large blocks with mmap and returns them (and the heap's free top)
 at once; a training or predict step allocates and frees activations of tens of MB, so
 each step pays for fresh zeroed pages again. On this project's 2-core VM that was half of
-a training step's time (0.80 s a step, 16.6 s of 24 in the kernel, against 0.45 s and 2.0
-s with the settings below: scripts/bench_heap.py). The process keeps its peak instead,
-which it reaches on the first step anyway. Training sets it (train.train); colorizing
-does not: a film ran as fast either way (scripts/bench_video.py, 0.47 and 0.52 of the
-plain transcode, within the noise) and peaked 75 MiB higher with it. Other C libraries
-and systems: nothing done.
+a training step's time (1.03 s a step, 0.46 s of it in the kernel, against 0.52 s and
+0.06 s with the settings below: scripts/bench_heap.py). The process keeps its peak
+instead, which it reaches on the first step anyway. Training sets it (train.train), and
+it then holds for the rest of that process (colorizing after training in the same
+process included: nothing resets it). Colorizing alone does not set it: a film ran as
+fast either way (scripts/bench_video.py, 0.47 and 0.52 of the plain transcode, within
+the noise) and peaked 75 MiB higher with it. Other C libraries and systems: nothing done.
 """
 
 import ctypes
