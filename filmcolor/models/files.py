@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ..errors import WeightsError
 from .backend import import_keras, quiet_stderr
+from . import ensemble
 from .encoder_unet import NAMES as ENCODER_UNETS
 from .paper import DOWNSAMPLE, PAPER_NAME
 
@@ -19,7 +20,8 @@ log = logging.getLogger("filmcolor")
 
 # architecture (Keras model name) -> padding multiple; the I/O convention of all is
 # L / 100 in, sigmoid ab code out
-ARCHITECTURES = {PAPER_NAME: DOWNSAMPLE, "filmcolor_unet": 16, **ENCODER_UNETS}
+ARCHITECTURES = {PAPER_NAME: DOWNSAMPLE, "filmcolor_unet": 16, **ENCODER_UNETS,
+                 ensemble.NAME: ensemble.DOWNSAMPLE}
 
 
 def weights_identity(path):
@@ -66,6 +68,7 @@ def _deserialize(path, keras):
     with zipfile.ZipFile(path) as archive:
         config = json.loads(archive.read("config.json"))
     config.pop("compile_config", None)  # as compile=False: nothing to train
+    ensemble.mirror_layer()  # registered before an ensemble's config names it
     return keras.saving.deserialize_keras_object(_zero_initializers(config), safe_mode=True)
 
 

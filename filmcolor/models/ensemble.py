@@ -1,0 +1,76 @@
+"""Several trained colorizers in one model file: the mean of their ab codes, each also run
+on the mirrored picture (its prediction mirrored back).
+
+Each network alone is sure of colours it has only half learned from a few hundred
+photos, and networks trained differently are wrong in different places (the U-Net from
+texture, the encoder models from what things are): the mean keeps what they agree on and
+pulls the rest towards gray. On the validation photos the mean of unet-studio, Lite0 and
+Lite1 beats each of them by 0.5-0.8 dB (weights/README.md, "The photo ensemble").
+
+Same I/O convention as every network here (L / 100 in, sigmoid ab code out); the codes
+are linear in ab, so their mean is the mean ab. The members are nested whole, with their
+weights; the file loads in safe mode like the others (Mirror is a registered layer, not a
+Lambda).
+"""
+
+from .backend import import_keras
+
+NAME = "filmcolor_ensemble"
+DOWNSAMPLE = 32  # a multiple of every member's stride (8, 16, 32)
+_MIRROR = None
+
+
+def mirror_layer():
+    """The Mirror layer class (left-right flip of N x H x W x C), registered with Keras on
+    first use so that saved ensembles deserialize in safe mode."""
+    global _MIRROR
+    if _MIRROR is None:
+        keras = import_keras()
+
+        @keras.saving.register_keras_serializable(package="filmcolor")
+        class Mirror(keras.layers.Layer):
+            def call(self, x):
+                return keras.ops.flip(x, axis=2)
+
+            def compute_output_shape(self, input_shape):
+                return input_shape
+
+        _MIRROR = Mirror
+    return _MIRROR
+
+
+def build(members, mirror=True):
+    """The ensemble of `members` (loaded colorization models of distinct names); with
+    `mirror`, each also sees the mirrored input."""
+    keras = import_keras()
+    names = [m.name for m in members]
+    if len(members) < 1 or len(set(names)) != len(names):
+        raise ValueError(f"an ensemble needs one or more models of distinct names, got "
+                         f"{names}")
+    Mirror = mirror_layer()
+    inputs = keras.Input(shape=(None, None, 1), name="L")
+    codes = []
+    for m in members:
+        codes.append(m(inputs))
+        if mirror:
+            codes.append(Mirror(name=f"{m.name}_unmirror")(
+                m(Mirror(name=f"{m.name}_mirror")(inputs))))
+    code = codes[0] if len(codes) == 1 else keras.layers.Average(name="ab_code")(codes)
+    return keras.Model(inputs, code, name=NAME)
+
+
+def assemble(paths, out, mirror=True):
+    """Load the model files `paths`, build their ensemble and save it to `out` (a
+    temporary name, then renamed). Returns the model."""
+    import os
+    from pathlib import Path
+
+    from .files import load_model
+
+    members = [load_model(p) for p in paths]
+    model = build(members, mirror=mirror)
+    out = Path(out)
+    tmp = out.with_name(f".{out.stem}.part{out.suffix}")
+    model.save(tmp)
+    os.replace(tmp, out)
+    return model

@@ -1,0 +1,73 @@
+"""The ensemble file: the mean of its members' codes, each also on the mirrored input;
+saved and loaded in safe mode like any model file."""
+
+import numpy as np
+import pytest
+
+from filmcolor import models as fmodel
+from filmcolor.engine import Colorizer
+from filmcolor.models import ensemble
+
+
+def _member(name, seed):
+    """A tiny colorization model whose output is not mirror-symmetric (random 3x3)."""
+    keras = fmodel.import_keras()
+    inp = keras.Input((None, None, 1))
+    out = keras.layers.Conv2D(2, 3, padding="same", activation="sigmoid",
+                              kernel_initializer=keras.initializers.RandomNormal(
+                                  stddev=2.0, seed=seed), name=f"{name}_conv")(inp)
+    return keras.Model(inp, out, name=name)
+
+
+def _x(h=32, w=40):
+    return np.random.default_rng(1).uniform(0, 1, (2, h, w, 1)).astype(np.float32)
+
+
+def test_output_is_the_mean_of_members_and_their_mirrored_runs():
+    a, b = _member("m_a", 1), _member("m_b", 2)
+    x = _x()
+    runs = []
+    for m in (a, b):
+        runs.append(np.asarray(m.predict_on_batch(x)))
+        runs.append(np.asarray(m.predict_on_batch(x[:, :, ::-1]))[:, :, ::-1])
+    assert np.abs(runs[0] - runs[1]).max() > 0.05  # mirroring matters for these members
+    got = np.asarray(ensemble.build([a, b]).predict_on_batch(x))
+    np.testing.assert_allclose(got, np.mean(runs, axis=0), atol=1e-6)
+    plain = np.asarray(ensemble.build([a, b], mirror=False).predict_on_batch(x))
+    np.testing.assert_allclose(plain, (runs[0] + runs[2]) / 2, atol=1e-6)
+
+
+def test_assembled_file_loads_in_safe_mode_and_colorizes(tmp_path):
+    a, b = _member("m_a", 1), _member("m_b", 2)
+    pa, pb, out = tmp_path / "a.keras", tmp_path / "b.keras", tmp_path / "ens.keras"
+    a.save(pa), b.save(pb)
+    with pytest.raises(fmodel.WeightsError):  # members need a known architecture to load
+        ensemble.assemble([pa, pb], out)
+    assert not out.exists() and not list(tmp_path.glob(".*part*"))
+    built = ensemble.build([a, b])
+    built.save(out)
+    fmodel.check_weights(out)  # the archive names a known architecture
+    loaded = fmodel.load_model(out)  # safe mode inside
+    assert loaded.name == ensemble.NAME and fmodel.downsample(loaded) == 32
+    x = _x(64, 96)
+    np.testing.assert_allclose(np.asarray(loaded.predict_on_batch(x)),
+                               np.asarray(built.predict_on_batch(x)), atol=1e-6)
+    gray = np.random.default_rng(2).uniform(0, 1, (50, 70)).astype(np.float32)
+    (ab,), (small,) = Colorizer(loaded, render_size=64).predict_ab([gray])
+    assert ab.shape == (*small.shape, 2) and np.abs(ab).max() > 1
+
+
+def test_assemble_writes_through_a_temporary_name(tmp_path):
+    paths = []
+    for i, name in enumerate(["filmcolor_unet", fmodel.PAPER_NAME]):
+        paths.append(tmp_path / f"{i}.keras")
+        _member(name, i).save(paths[-1])
+    out = tmp_path / "ens.keras"
+    ensemble.assemble(paths, out)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["0.keras", "1.keras", "ens.keras"]
+    assert fmodel.load_model(out).name == ensemble.NAME
+
+
+def test_members_of_one_name_are_refused():
+    with pytest.raises(ValueError, match="distinct names"):
+        ensemble.build([_member("m", 1), _member("m", 2)])
