@@ -68,6 +68,12 @@ def test_assemble_writes_through_a_temporary_name(tmp_path):
     assert fmodel.load_model(out).name == ensemble.NAME
 
 
-def test_members_of_one_name_are_refused():
-    with pytest.raises(ValueError, match="distinct names"):
-        ensemble.build([_member("m", 1), _member("m", 2)])
+def test_members_of_one_architecture_are_renamed(tmp_path):
+    a, b = _member("m", 1), _member("m", 2)
+    built = ensemble.build([a, b], mirror=False)
+    assert [layer.name for layer in built.layers[1:3]] == ["m", "m_2"]
+    x = _x()
+    want = (np.asarray(a.predict_on_batch(x)) + np.asarray(b.predict_on_batch(x))) / 2
+    np.testing.assert_allclose(np.asarray(built.predict_on_batch(x)), want, atol=1e-6)
+    with pytest.raises(ValueError, match="one or more"):
+        ensemble.build([])

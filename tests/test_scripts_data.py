@@ -364,6 +364,35 @@ def test_measure_chroma_gain(corpus):
     assert "mean of 2 networks' ab, x1.3" in rows
 
 
+def test_choose_ensemble(corpus, tmp_path):
+    models = [REPO / "weights/unet-studio.keras", REPO / "weights/paper.keras"]
+    args = [corpus / "val", *models, "--gain", "1", "1.5", "--cache", tmp_path / "cache"]
+    proc = run_script("choose_ensemble.py", *args)
+    assert re.match(r"3 photos, 2 models predicted in \d+ s \(0 read from --cache\)",
+                    proc.stdout)
+    rows = {}
+    for line in proc.stdout.splitlines():
+        m = re.fullmatch(r" *([+-]\d+\.\d\d) +([+-]\d+\.\d\d) +(\d+\.\d\d) +(\d+) "
+                         r"+([+-]\d+\.\d\d)  (.+)", line)
+        if m:
+            rows[m[6]] = [float(x) for x in m.groups()[:5]]
+    both = "unet-studio + paper (mirrored)"
+    # each model plain and mirrored, the pair mirrored, each at both gains
+    assert set(rows) == {f"{n}{g}" for n in ("unet-studio", "unet-studio (mirrored)", "paper",
+                                             "paper (mirrored)", both)
+                         for g in ("", " x1.5")}, sorted(rows)
+    for name, (psnr, _, cf, fails, worst) in rows.items():
+        assert worst <= psnr and 0 <= fails <= 3, name
+        if not name.endswith("x1.5"):
+            assert rows[name + " x1.5"][2] > cf, name  # a gain adds colour
+    # the second run reads every model's predictions from the cache
+    assert len(list((tmp_path / "cache").glob("*.pkl"))) == 2
+    again = run_script("choose_ensemble.py", *args)
+    assert re.match(r"3 photos, 2 models predicted in \d+ s \(2 read from --cache\)",
+                    again.stdout)
+    assert again.stdout.split("\n", 1)[1] == proc.stdout.split("\n", 1)[1]
+
+
 BUILD_CLASSIFIER = """
 import sys
 from filmcolor.models import import_keras

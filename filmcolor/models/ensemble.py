@@ -40,23 +40,32 @@ def mirror_layer():
 
 
 def build(members, mirror=True):
-    """The ensemble of `members` (loaded colorization models of distinct names); with
-    `mirror`, each also sees the mirrored input."""
+    """The ensemble of `members` (loaded colorization models); with `mirror`, each also sees
+    the mirrored input. Members of one architecture (one Keras name) are renamed
+    NAME_2, NAME_3, ...: a model's layers need distinct names."""
     keras = import_keras()
-    names = [m.name for m in members]
-    if len(members) < 1 or len(set(names)) != len(names):
-        raise ValueError(f"an ensemble needs one or more models of distinct names, got "
-                         f"{names}")
+    if not members:
+        raise ValueError("an ensemble needs one or more models")
     Mirror = mirror_layer()
     inputs = keras.Input(shape=(None, None, 1), name="L")
-    codes = []
+    codes, seen = [], {}
     for m in members:
+        seen[m.name] = seen.get(m.name, 0) + 1
+        if seen[m.name] > 1:
+            m = _renamed(m, f"{m.name}_{seen[m.name]}")
         codes.append(m(inputs))
         if mirror:
             codes.append(Mirror(name=f"{m.name}_unmirror")(
                 m(Mirror(name=f"{m.name}_mirror")(inputs))))
     code = codes[0] if len(codes) == 1 else keras.layers.Average(name="ab_code")(codes)
     return keras.Model(inputs, code, name=NAME)
+
+
+def _renamed(model, name):
+    """A copy of a functional `model` under another name, with its weights."""
+    copy = model.__class__.from_config({**model.get_config(), "name": name})
+    copy.set_weights(model.get_weights())
+    return copy
 
 
 def assemble(paths, out, mirror=True):
