@@ -77,3 +77,18 @@ def test_members_of_one_architecture_are_renamed(tmp_path):
     np.testing.assert_allclose(np.asarray(built.predict_on_batch(x)), want, atol=1e-6)
     with pytest.raises(ValueError, match="one or more"):
         ensemble.build([])
+
+
+def test_gain_scales_the_mean_ab_and_is_saved(tmp_path):
+    a, b = _member("m_a", 1), _member("m_b", 2)
+    x = _x()
+    plain = np.asarray(ensemble.build([a, b]).predict_on_batch(x))
+    gained = ensemble.build([a, b], gain=1.5)
+    want = np.clip(ensemble.GRAY_CODE + 1.5 * (plain - ensemble.GRAY_CODE), 0, 1)
+    got = np.asarray(gained.predict_on_batch(x))
+    np.testing.assert_allclose(got, want, atol=1e-6)
+    assert np.abs(got - plain).max() > 0.05  # the gain changed something
+    gained.save(tmp_path / "g.keras")
+    loaded = fmodel.load_model(tmp_path / "g.keras")  # safe mode
+    assert loaded.get_layer("chroma_gain").gain == 1.5
+    np.testing.assert_allclose(np.asarray(loaded.predict_on_batch(x)), got, atol=1e-6)

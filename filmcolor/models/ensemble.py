@@ -17,32 +17,60 @@ from .backend import import_keras
 
 NAME = "filmcolor_ensemble"
 DOWNSAMPLE = 32  # a multiple of every member's stride (8, 16, 32)
-_MIRROR = None
+GRAY_CODE = 128.0 / 255.0  # the code of ab = 0 (color.ab_to_target)
+_LAYERS = {}
 
 
 def mirror_layer():
     """The Mirror layer class (left-right flip of N x H x W x C), registered with Keras on
     first use so that saved ensembles deserialize in safe mode."""
-    global _MIRROR
-    if _MIRROR is None:
-        keras = import_keras()
-
-        @keras.saving.register_keras_serializable(package="filmcolor")
-        class Mirror(keras.layers.Layer):
-            def call(self, x):
-                return keras.ops.flip(x, axis=2)
-
-            def compute_output_shape(self, input_shape):
-                return input_shape
-
-        _MIRROR = Mirror
-    return _MIRROR
+    _register()
+    return _LAYERS["Mirror"]
 
 
-def build(members, mirror=True):
+def gain_layer():
+    """The ChromaGain layer class: ab times a fixed factor, on the ab code (clipped to the
+    sigmoid's range). The mean of models that disagree is paler than each of them."""
+    _register()
+    return _LAYERS["ChromaGain"]
+
+
+def _register():
+    if _LAYERS:
+        return
+    keras = import_keras()
+
+    @keras.saving.register_keras_serializable(package="filmcolor")
+    class Mirror(keras.layers.Layer):
+        def call(self, x):
+            return keras.ops.flip(x, axis=2)
+
+        def compute_output_shape(self, input_shape):
+            return input_shape
+
+    @keras.saving.register_keras_serializable(package="filmcolor")
+    class ChromaGain(keras.layers.Layer):
+        def __init__(self, gain=1.0, **kwargs):
+            super().__init__(**kwargs)
+            self.gain = float(gain)
+
+        def call(self, code):
+            return keras.ops.clip(GRAY_CODE + self.gain * (code - GRAY_CODE), 0.0, 1.0)
+
+        def compute_output_shape(self, input_shape):
+            return input_shape
+
+        def get_config(self):
+            return {**super().get_config(), "gain": self.gain}
+
+    _LAYERS.update(Mirror=Mirror, ChromaGain=ChromaGain)
+
+
+def build(members, mirror=True, gain=1.0):
     """The ensemble of `members` (loaded colorization models); with `mirror`, each also sees
-    the mirrored input. Members of one architecture (one Keras name) are renamed
-    NAME_2, NAME_3, ...: a model's layers need distinct names."""
+    the mirrored input; the mean ab is multiplied by `gain`. Members of one architecture
+    (one Keras name) are renamed NAME_2, NAME_3, ...: a model's layers need distinct
+    names."""
     keras = import_keras()
     if not members:
         raise ValueError("an ensemble needs one or more models")
@@ -58,6 +86,8 @@ def build(members, mirror=True):
             codes.append(Mirror(name=f"{m.name}_unmirror")(
                 m(Mirror(name=f"{m.name}_mirror")(inputs))))
     code = codes[0] if len(codes) == 1 else keras.layers.Average(name="ab_code")(codes)
+    if gain != 1.0:
+        code = gain_layer()(gain, name="chroma_gain")(code)
     return keras.Model(inputs, code, name=NAME)
 
 
@@ -68,7 +98,7 @@ def _renamed(model, name):
     return copy
 
 
-def assemble(paths, out, mirror=True):
+def assemble(paths, out, mirror=True, gain=1.0):
     """Load the model files `paths`, build their ensemble and save it to `out` (a
     temporary name, then renamed). Returns the model."""
     import os
@@ -77,7 +107,7 @@ def assemble(paths, out, mirror=True):
     from .files import load_model
 
     members = [load_model(p) for p in paths]
-    model = build(members, mirror=mirror)
+    model = build(members, mirror=mirror, gain=gain)
     out = Path(out)
     tmp = out.with_name(f".{out.stem}.part{out.suffix}")
     model.save(tmp)
