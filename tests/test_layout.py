@@ -47,3 +47,17 @@ def test_every_script_the_readme_quotes_has_a_smoke_run():
     run |= set(re.findall(r'"scripts" / "([a-z_]+\.py)"', tests))  # test_report.py's
     missing = sorted(quoted - run)
     assert quoted and not missing, missing
+
+
+def test_every_shipped_model_file_is_installed_by_a_non_editable_install():
+    """setup.cfg's data_files put weights/ under share/filmcolor/weights, where
+    models.shipped_weights looks outside a checkout: every registered file must be listed."""
+    import configparser
+
+    from filmcolor.models import MODELS
+
+    cfg = configparser.ConfigParser()
+    cfg.read(PACKAGE.parent / "setup.cfg")
+    listed = {Path(p.strip()).name
+              for p in cfg["options.data_files"]["share/filmcolor/weights"].split(",")}
+    assert {spec.file for spec in MODELS.values()} <= listed, listed
