@@ -237,8 +237,8 @@ ENCODERS = [name for name, recipe in RECIPES.items() if recipe.get("model") in E
                    "recipe), paper-recipe (Fig. 2 as the paper trains it: L2 0.01, plain "
                    "MSE, constant rate), lite0-unet (a U-Net decoder on the ImageNet "
                    "EfficientNet-Lite0, frozen, then its top blocks fine-tuned; needs "
-                   "'filmcolor[encoders]'), lite1-unet (the same on Lite1, shorter). The "
-                   "options below override it.")
+                   "'filmcolor[encoders]'), lite1-unet and lite2-unet (the same on Lite1 "
+                   "and Lite2, shorter). The options below override it.")
 @click.option("--loss", type=click.Choice(["mse", "ab-distance", "log-mse", "classify"]),
               default=None,
               help="MSE on the ab code; mean ab distance (AuC's measure); per-crop log MSE "

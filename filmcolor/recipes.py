@@ -76,6 +76,9 @@ RECIPES = {
     # of 20 frozen and 10 of 15 fine-tuned) so that it fits 90 minutes of a 2-core CPU
     "lite1-unet": dict(model="lite1-unet", crop=160, epochs=20, frozen_epochs=10,
                        fine_tune_from=16),
+    # and on Lite2 (depth 1.2, width 1.1): a third encoder for the photo ensemble
+    "lite2-unet": dict(model="lite2-unet", crop=160, epochs=20, frozen_epochs=10,
+                       fine_tune_from=16),
 }
 ENCODER_MODELS = {f"{v}-unet": v for v in VARIANTS}
 
