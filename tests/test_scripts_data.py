@@ -393,6 +393,19 @@ def test_choose_ensemble(corpus, tmp_path):
     assert again.stdout.split("\n", 1)[1] == proc.stdout.split("\n", 1)[1]
 
 
+def test_make_ensemble(tmp_path):
+    from filmcolor import models as fmodel
+
+    out = tmp_path / "ens.keras"
+    proc = run_script("make_ensemble.py", out, REPO / "weights/unet-studio.keras",
+                      REPO / "weights/paper.keras", "--gain", "1.5")
+    assert proc.stdout.startswith(f"{out}: 2 members and their mirrored runs, gain 1.5, ")
+    model = fmodel.load_model(out)  # safe mode
+    assert model.name == "filmcolor_ensemble" and model.get_layer("chroma_gain").gain == 1.5
+    assert {"filmcolor_unet", fmodel.PAPER_NAME} <= {layer.name for layer in model.layers}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ens.keras"]
+
+
 BUILD_CLASSIFIER = """
 import sys
 from filmcolor.models import import_keras
