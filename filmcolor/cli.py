@@ -62,9 +62,9 @@ def _engine_options(f):
     f = click.option("--weights", type=click.Path(path_type=Path), default=None,
                      help="A .keras model file of your own (instead of --model).")(f)
     f = click.option("--model", "model_name", type=_model_choice(), default=None,
-                     help=f"Shipped model to use  [default: {DEFAULT_MODEL} for photos, "
-                          f"{DEFAULT_FILM_MODEL} for films; 'paper' is the paper's "
-                          "network]")(f)
+                     help="Shipped model to use ('ensemble': the best colour on photos, "
+                          "about 4x slower; 'paper': the paper's network)  [default: "
+                          f"{DEFAULT_MODEL} for photos, {DEFAULT_FILM_MODEL} for films]")(f)
     f = click.option("--render-size", type=click.IntRange(min=16), default=None,
                      help="Long side, in pixels, at which chroma is predicted  [default: "
                           f"{DEFAULT_RENDER_SIZE} for photos, {DEFAULT_FILM_RENDER_SIZE} "

@@ -57,7 +57,7 @@ MODELS = {
     "ensemble": ModelSpec("ensemble", "ensemble.keras",
                           "the mean of unet-studio, unet, a Lite1 and a Lite0 encoder "
                           "U-Net, each also on the mirrored picture: the best colour on "
-                          "photos, 11.9 M parameters, about 5x unet-studio's time"),
+                          "photos, 11.9 M parameters, about 4x unet-studio's time"),
 }
 # chosen on the validation split, per medium (README, "Results"): unet-studio is better on
 # the validation photos and worse on the film validation clips
