@@ -266,16 +266,7 @@ def test_loads_and_predicts_the_same_on_other_backend(tmp_path, saved_untrained,
     np.testing.assert_allclose(got, want, atol=1e-5, rtol=0)
 
 
-def _shipped_keras_files():
-    """Every shipped .keras file: the registered ones and an ensemble manifest's members."""
-    from filmcolor.models.ensemble import MANIFEST_SUFFIX, read_manifest
-
-    paths = [fmodel.shipped_weights(name) for name in fmodel.MODELS]
-    return sorted({m.resolve() for p in paths
-                   for m in (read_manifest(p)[0] if p.suffix == MANIFEST_SUFFIX else [p])})
-
-
-@pytest.mark.parametrize("path", _shipped_keras_files(), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", fmodel.shipped_model_files(), ids=lambda p: p.name)
 def test_fast_load_restores_every_saved_value(path):
     """load_model builds with zero initialisers, then loads: every variable, trainable or
     not, must hold what Keras' own loader gives."""

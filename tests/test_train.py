@@ -16,7 +16,7 @@ import pytest
 
 from filmcolor.__main__ import main
 from filmcolor.errors import EXIT_OK, EXIT_USAGE, DataError
-from filmcolor.models import MODELS, load_model
+from filmcolor.models import load_model, shipped_model_files
 from filmcolor.train import (
     RECIPES,
     TrainConfig,
@@ -556,16 +556,14 @@ def test_cutouts_subfolder_is_found_and_never_read_as_photos(tmp_path, caplog):
     assert len(train_paths) + len(val_paths) == 6
 
 
-@pytest.mark.parametrize("weights", list(MODELS))
-def test_shipped_files_hold_no_optimizer_state(weights):
+@pytest.mark.parametrize("path", shipped_model_files(), ids=lambda p: p.name)
+def test_shipped_files_hold_no_optimizer_state(path):
     """The model card's promise: weights only, no Adam moments (3x the size)."""
     import zipfile
 
     import h5py
 
-    from filmcolor.models import shipped_weights
-
-    with zipfile.ZipFile(shipped_weights(weights)) as z, \
+    with zipfile.ZipFile(path) as z, \
             h5py.File(io.BytesIO(z.read("model.weights.h5")), "r") as h:
         assert "optimizer" not in h or not len(h["optimizer"].get("vars", {}))
 

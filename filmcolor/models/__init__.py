@@ -96,3 +96,17 @@ def shipped_weights(name=None, film=False):
     candidates = [Path(__file__).resolve().parents[2] / "weights" / name,
                   Path(sys.prefix) / "share" / "filmcolor" / "weights" / name]
     return next((p for p in candidates if p.is_file()), candidates[0])
+
+
+def shipped_model_files():
+    """Every shipped .keras file: each registered file, and an ensemble manifest's members
+    in its place."""
+    from .ensemble import MANIFEST_SUFFIX, read_manifest
+
+    files = []
+    for name in MODELS:
+        path = shipped_weights(name)
+        for f in read_manifest(path)[0] if path.suffix == MANIFEST_SUFFIX else [path]:
+            if f.resolve() not in files:
+                files.append(f.resolve())
+    return files
