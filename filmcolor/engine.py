@@ -56,10 +56,21 @@ class Colorizer:
         self.batch_size = batch_size  # halved on out-of-memory, see _shrink()
         self.saturation = float(saturation)  # the predicted ab is scaled by it
         self.lock = lock or threading.Lock()  # held for each model call
+        # a hint map after L (hints/); anything without an input shape takes none
+        self.channels = getattr(getattr(model, "input", None), "shape", (1,))[-1]
+        self.takes_hints = self.channels > 1
 
-    def predict_ab(self, grays):
-        """List of luma planes -> list of ab arrays at render size (same order)."""
+    def predict_ab(self, grays, hints=None):
+        """List of luma planes -> list of ab arrays at render size (same order). `hints`:
+        a hints.HintMap (or None) per plane, for a model that takes them."""
         smalls = [color.resize_long_side(g, self.render_size) for g in grays]
+        if hints is not None and any(h is not None for h in hints):
+            if not self.takes_hints:
+                raise ValueError("this model takes no hints")
+            hints = [h.resized(s.shape) if h is not None else None
+                     for h, s in zip(hints, smalls)]
+        else:
+            hints = [None] * len(smalls)
         out = [None] * len(smalls)
         by_canvas = {}
         for i, s in enumerate(smalls):
@@ -70,7 +81,8 @@ class Colorizer:
             while done < len(idx):
                 chunk = idx[done:done + self.batch_size]
                 try:
-                    y = self._predict([smalls[i] for i in chunk], canvas)
+                    y = self._predict([smalls[i] for i in chunk], canvas,
+                                      [hints[i] for i in chunk])
                 except Exception as ex:  # backends differ in type; anything else re-raised
                     if not is_out_of_memory(ex):
                         raise
@@ -90,15 +102,18 @@ class Colorizer:
                 done += len(chunk)
         return out, smalls
 
-    def _predict(self, smalls, canvas):
-        """One model call on a batch of exactly batch_size items (zero-padded at the end)."""
+    def _predict(self, smalls, canvas, hints):
+        """One model call on a batch of exactly batch_size items (zero-padded at the end);
+        a hint-taking model gets each item's hint map, or none (zeros)."""
         ch, cw = canvas
-        x = np.zeros((self.batch_size, ch, cw, 1), np.float32)
-        for j, small in enumerate(smalls):
+        x = np.zeros((self.batch_size, ch, cw, self.channels), np.float32)
+        for j, (small, hint) in enumerate(zip(smalls, hints)):
             h, w = small.shape
+            L = color.model_input(small)
             # reflect padding keeps the border statistics the network saw in training
-            x[j] = np.pad(color.model_input(small), ((0, ch - h), (0, cw - w), (0, 0)),
-                          mode="reflect")
+            x[j, :, :, :1] = np.pad(L, ((0, ch - h), (0, cw - w), (0, 0)), mode="reflect")
+            if hint is not None:  # no hints in the padding
+                x[j, :h, :w, 1:] = hint.channels(L[..., 0])
         with self.lock:
             return np.asarray(self.model.predict_on_batch(x))
 
@@ -122,11 +137,11 @@ class Colorizer:
         long_side = _ceil_to(max(shape), self.downsample)
         return tuple(min(_ceil_to(n, CANVAS_STEP), long_side) for n in shape)
 
-    def colorize(self, grays, prior=None):
+    def colorize(self, grays, prior=None, hints=None):
         """List of luma planes -> list of float RGB at each input's size, luma kept.
         `prior(luma, ab) -> ab` (at render size), e.g. exemplar.Exemplar.fuse, adjusts
-        each prediction before it is composed."""
-        abs_, smalls = self.predict_ab(grays)
+        each prediction before it is composed; `hints` as predict_ab's."""
+        abs_, smalls = self.predict_ab(grays, hints)
         if prior is not None:
             abs_ = [prior(s, ab) for s, ab in zip(smalls, abs_)]
         return [color.compose(g, color.chroma_offsets(s, ab))

@@ -70,6 +70,7 @@ class ColorizeOptions:
     reference: Path | None = None  # films: a folder of painted frames (references.py)
     exemplar: Path | None = None  # a colour photo whose colours guide the model (exemplar.py)
     max_pixels: int | None = None  # photos: header limit; None: FILMCOLOR_MAX_PIXELS or MAX_PIXELS
+    hints: Path | None = None  # one photo: colour given at a few places (hints/files.py)
 
     @property
     def preview(self):
@@ -81,6 +82,7 @@ class ColorizeOptions:
         given = {"--start": self.start is not None, "--duration": self.duration is not None,
                  "--compare": self.compare, "--segment-seconds": self.segment_seconds is not None,
                  "--reference": self.reference is not None}
+        # (--hints is the other way round: photos only, refused for films by api.colorize)
         given.update({f"--{k}": v != getattr(FILM_DEFAULTS, k)
                       for k, v in asdict(self.film).items()})
         return [name for name, on in given.items() if on]

@@ -48,7 +48,10 @@ class TrainConfig:
     frozen_epochs: int = 0
     fine_tune_from: int = 0
     encoder_rate: float = 0.1
-    init: str = ""  # a model file of the same architecture whose weights the run starts from
+    # a model file (or a registered model's name) of the same architecture whose weights
+    # the run starts from; with `hints`, a U-Net that takes none gets zero hint weights
+    init: str = ""
+    hints: bool = False  # the U-Net takes a hint map, trained with simulated hints
     val_split: str = "val"  # subfolder holding validation images, or a fraction like "0.15"
     seed: int = 0
     verbose: int = 2  # Keras fit(): 0 silent, 2 one line per epoch
@@ -79,6 +82,10 @@ RECIPES = {
     # and on Lite2 (depth 1.2, width 1.1): a third encoder for the photo ensemble
     "lite2-unet": dict(model="lite2-unet", crop=160, epochs=20, frozen_epochs=10,
                        fine_tune_from=16),
+    # unet-studio given hints: fine-tuned from its file with simulated points and strokes
+    # (a quarter of the crops without), so with no hint it stays the automatic model
+    "unet-hints": dict(init="unet-studio", hints=True, cutouts="auto", crop=160, epochs=30,
+                       learning_rate=5e-4),
 }
 ENCODER_MODELS = {f"{v}-unet": v for v in VARIANTS}
 

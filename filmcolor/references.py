@@ -47,6 +47,7 @@ EXEMPLAR_NAME = re.compile(r"^exemplar\.(png|jpe?g|tiff?|webp|bmp)$", re.IGNOREC
 SAVED_TRACK = "carried-colour"  # ReferenceTrack.save's files: .json (index) and .bin
 GRAY_CHROMA = 3.0  # a reference whose |ab| stays below this everywhere gives no colour
 ASPECT_TOLERANCE = 0.02  # relative difference of width / height still taken as the same
+HINT_CONF = 0.5  # carried colour at least this sure is a hint to a hint-taking model
 
 
 class BadReferenceError(UsageError):
@@ -350,14 +351,33 @@ class ReferenceTrack:
         smoothing, so the smoother sees the colours that will be written."""
         if self.exemplar is not None:
             ab = self.exemplar.fuse(luma, ab)
+        record = self._record(index)
+        if record is None:
+            return ab
+        return blend(record[..., :2], record[..., 2], ab)
+
+    def hints(self, index):
+        """The carried colour of frame `index` as hints for a hint-taking model
+        (hints.HintMap at render size: where it is confident, HINT_CONF), or None. The
+        network fills the regions the strokes sit in; carried() then blends the carried
+        colour over its answer, so a fully painted frame stays exactly as painted."""
+        record = self._record(index)
+        if record is None:
+            return None
+        from .hints import HintMap
+
+        mask = (record[..., 2] >= HINT_CONF).astype(np.float32)
+        return HintMap(np.where(mask[..., None] > 0, record[..., :2], 0.0), mask)
+
+    def _record(self, index):
+        """(ab, conf) H x W x 3 carried to frame `index` at render size, or None."""
         at = self._offsets.get(index)
         if at is None:
-            return ab
+            return None
         offset, h, w = at
         self._file.seek(offset)
         record = np.frombuffer(self._file.read(h * w * 3 * 2), np.float16)
-        record = record.reshape(h, w, 3).astype(np.float32)
-        return blend(record[..., :2], record[..., 2], ab)
+        return record.reshape(h, w, 3).astype(np.float32)
 
     def painted(self, index, frame, ab):
         """(ab, luma) at full size for a reference frame: exactly its painted chroma where
@@ -431,6 +451,9 @@ class ExemplarTrack:
 
     def carried(self, index, ab, luma):
         return self.exemplar.fuse(luma, ab)
+
+    def hints(self, index):
+        return None
 
     def painted(self, index, frame, ab):
         return None

@@ -83,22 +83,23 @@ def load_gray(path, max_pixels=None):
 
 
 def colorize_pairs(pairs, colorizer, progress=False, log_failures=True, prior=None,
-                   max_pixels=None):
+                   max_pixels=None, hints=None):
     """Colorize each (input, output) pair; returns the number written. `prior` goes to
-    Colorizer.colorize (an exemplar's colours); `max_pixels` to image.read_image.
+    Colorizer.colorize (an exemplar's colours); `max_pixels` to image.read_image; `hints`
+    maps an input to its hints.HintMap.
 
     Raises PartialFailure at the end if any item failed (the rest are written); its
     `failures` maps each failed input to its exception.
     """
     with progress_bar(progress, len(pairs), "colorize", unit="images") as bar:
         failures, done = _colorize_chunks(pairs, colorizer, bar, log_failures, prior,
-                                          max_pixels)
+                                          max_pixels, hints or {})
     if failures:
         raise PartialFailure(failures, len(pairs))
     return done
 
 
-def _colorize_chunks(pairs, colorizer, bar, log_failures, prior, max_pixels):
+def _colorize_chunks(pairs, colorizer, bar, log_failures, prior, max_pixels, hints):
     failures = {}
     done = 0
     for start in range(0, len(pairs), colorizer.batch_size):
@@ -113,7 +114,8 @@ def _colorize_chunks(pairs, colorizer, bar, log_failures, prior, max_pixels):
                 if log_failures:
                     log.error("%s", ex)
         if loaded:
-            outputs = colorizer.colorize([g for _, _, g, _ in loaded], prior)
+            outputs = colorizer.colorize([g for _, _, g, _ in loaded], prior,
+                                         [hints.get(src) for src, _, _, _ in loaded])
             for (src, dst, _, dtype), rgb in zip(loaded, outputs):
                 try:
                     write_image(dst, rgb, dtype)
@@ -129,23 +131,29 @@ def _colorize_chunks(pairs, colorizer, bar, log_failures, prior, max_pixels):
 
 
 def colorize_image(src, dst, colorizer, overwrite=False, progress=False, exemplar=None,
-                   max_pixels=None):
+                   max_pixels=None, hints=None):
     """Colorize one photo (or a folder, mirrored) from `src` into `dst`; `exemplar`
     (exemplar.Exemplar) guides every picture's colours; an image whose header declares
-    more than `max_pixels` (None: image.pixel_limit()) fails before it is decoded."""
+    more than `max_pixels` (None: image.pixel_limit()) fails before it is decoded; `hints`
+    (hints.HintMap) is one photo's colour hints."""
     pairs = plan(src, dst, overwrite)
+    if hints is not None:
+        if len(pairs) != 1:
+            raise UsageError(f"{src}: hints are one photo's; this is {len(pairs)}")
+        hints = {pairs[0][0]: hints}
     prior = exemplar.fuse if exemplar is not None else None
     try:
         many = len(pairs) > 1
         return colorize_pairs(pairs, colorizer, progress=progress and many, log_failures=many,
-                              prior=prior, max_pixels=max_pixels)
+                              prior=prior, max_pixels=max_pixels, hints=hints)
     except PartialFailure as ex:
         if len(pairs) == 1:  # one file: its own error, not "1 of 1 failed"
             raise next(iter(ex.failures.values())) from None
         raise
 
 
-def colorize_array(gray, colorizer):
-    """Luma H x W in [0, 1] (or uint8) -> float RGB H x W x 3; for notebooks."""
+def colorize_array(gray, colorizer, hints=None):
+    """Luma H x W in [0, 1] (or uint8) -> float RGB H x W x 3; for notebooks. `hints`: a
+    hints.HintMap (hints.files.read_hints reads one), for a model that takes them."""
     gray = color.to_float(np.asarray(gray))
-    return colorizer.colorize([gray])[0]
+    return colorizer.colorize([gray], hints=[hints])[0]

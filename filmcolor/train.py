@@ -263,8 +263,9 @@ class CropDataset(keras.utils.PyDataset):
 
     def __init__(self, pairs, batch_size, crop, steps, seed, weights=None, train=True,
                  bins=None, augment=False, scale_min=1.0, cutouts=None, paste=0.0,
-                 studio=0.0):
+                 studio=0.0, hints=False):
         super().__init__()
+        self.hints = hints  # append a simulated hint map to each input (hints/simulate.py)
         self.cutouts, self.paste, self.studio = cutouts or [], paste, studio
         self.pairs, self.batch_size, self.crop, self.steps = pairs, batch_size, crop, steps
         self.seed, self.weights, self.train = seed, weights, train
@@ -273,6 +274,8 @@ class CropDataset(keras.utils.PyDataset):
         if not train:  # validation: fixed crops, drawn once, never augmented
             rng = np.random.default_rng([seed, 10**6])
             self.fixed = [_crop(x, y, crop, rng, flip=False) for x, y in pairs]
+            if hints:
+                self.fixed = [(_with_hints(x, y, rng), y) for x, y in self.fixed]
             self.steps = -(-len(self.fixed) // batch_size)
 
     def __len__(self):
@@ -293,6 +296,8 @@ class CropDataset(keras.utils.PyDataset):
                          for (x, y), p, st, k in zip(items, pastes, studio, which)]
             if self.augment:
                 items = [(augment.film_like(x, rng), y) for x, y in items]
+            if self.hints:  # drawn last: the same crops and augmentation as without
+                items = [(_with_hints(x, y, rng), y) for x, y in items]
         else:
             items = self.fixed[i * self.batch_size:(i + 1) * self.batch_size]
         x = np.stack([a for a, _ in items]).astype(np.float32)
@@ -306,6 +311,15 @@ class CropDataset(keras.utils.PyDataset):
             return x, target
         idx = _ab_bins(y)
         return x, target, self.weights[idx[..., 0], idx[..., 1]]
+
+
+def _with_hints(x, y, rng):
+    """x (L) with a hint map simulated from the target code y appended."""
+    from .hints import model_channels
+    from .hints.simulate import training_hints
+
+    hint_ab, mask = training_hints(color.decode_ab(y), rng)
+    return np.concatenate([x, model_channels(hint_ab, mask, x[..., 0])], axis=-1)
 
 
 class _EpochSetter(keras.callbacks.Callback):
@@ -415,20 +429,38 @@ def build_for(cfg, bins=None):
         raise ValueError(f"unknown model {cfg.model!r} ({', '.join(TRAINABLE)})")
     from .models import unet
 
+    if cfg.init:  # fine-tuning a trained U-Net, given hints if it took none
+        if cfg.loss not in REGRESSION_LOSSES:
+            raise ValueError("--init continues a regress-head U-Net: use a regression loss")
+        model = _init_model(cfg.init)
+        if cfg.hints and not unet.is_hint_model(model):  # a U-Net, or one before the gate
+            model = unet.with_hints(model, seed=cfg.seed)
+        elif unet.takes_hints(model) and not cfg.hints:
+            raise ValueError(f"{cfg.init} takes hints: train it with --hints")
+        return model, model
+    if cfg.hints and cfg.loss == "classify":
+        raise ValueError("the hint-taking U-Net regresses the ab code: use a regression loss")
     if cfg.loss == "classify":
         model = unet.build("classify", bins=bins.centres_code, l2=cfg.l2, seed=cfg.seed)
     elif cfg.loss in REGRESSION_LOSSES:
-        model = unet.build("regress", l2=cfg.l2, seed=cfg.seed)
+        model = unet.build("regress", l2=cfg.l2, seed=cfg.seed, hints=cfg.hints)
     else:
         raise ValueError(f"unknown loss {cfg.loss!r} ({', '.join(REGRESSION_LOSSES)}, "
                          f"classify)")
     return model, unet.training_model(model)
 
 
+def _init_model(init):
+    """The model a run starts from: a file, or a registered model's shipped file."""
+    from .models import MODELS, load_model, shipped_weights
+
+    return load_model(shipped_weights(init) if init in MODELS else init)
+
+
 def _encoder_model(cfg):
     """The encoder U-Net for cfg: pretrained (or from cfg.init), encoder frozen, then
     unfrozen from cfg.fine_tune_from."""
-    from .models import encoder_unet, load_model
+    from .models import encoder_unet
     from .models.efficientnet import wheel_weights
 
     if cfg.loss not in REGRESSION_LOSSES:
@@ -440,7 +472,7 @@ def _encoder_model(cfg):
         pretrained = wheel_weights(variant) if cfg.pretrained == "imagenet" else cfg.pretrained
     model = encoder_unet.build(variant, pretrained=pretrained, seed=cfg.seed)
     if cfg.init:
-        model.set_weights(load_model(cfg.init).get_weights())
+        model.set_weights(_init_model(cfg.init).get_weights())
     tuned = encoder_unet.unfreeze(model, cfg.fine_tune_from)
     if tuned:
         log.info("fine-tuning %d encoder layers (output stride >= %d) at %g x the rate",
@@ -515,9 +547,9 @@ def train(cfg: TrainConfig):
     train_ds = CropDataset(train_pairs, cfg.batch_size, cfg.crop, cfg.steps_per_epoch,
                            cfg.seed, weights, bins=bins, augment=cfg.augment,
                            scale_min=cfg.scale_min, cutouts=cutouts, paste=cfg.paste,
-                           studio=cfg.studio)
+                           studio=cfg.studio, hints=cfg.hints)
     val_ds = CropDataset(val_pairs, cfg.batch_size, cfg.crop, 0, cfg.seed, None, train=False,
-                         bins=bins)
+                         bins=bins, hints=cfg.hints)
 
     model, trained = build_for(cfg, bins)
     lr = cfg.learning_rate

@@ -90,6 +90,21 @@ def _fixed_input(shape=(2, 64, 96, 1)):  # a multiple of every model's stride (3
     return np.clip(base + noise, 0, 1).astype(np.float32)
 
 
+def _input_for(model):
+    """_fixed_input, with a hint map of a few coloured patches for a hint-taking model."""
+    x = _fixed_input()
+    if model.input_shape[-1] == 1:
+        return x
+    from filmcolor.hints import model_channels
+
+    ab = np.zeros(x.shape[1:3] + (2,), np.float32)
+    mask = np.zeros(x.shape[1:3], np.float32)
+    for (r, c), colour in (((10, 12), (40, 20)), ((40, 70), (-30, 35))):
+        ab[r:r + 5, c:c + 5], mask[r:r + 5, c:c + 5] = colour, 1.0
+    hints = np.stack([model_channels(ab, mask, x[i, ..., 0]) for i in range(len(x))])
+    return np.concatenate([x, hints], axis=-1).astype(np.float32)
+
+
 @pytest.fixture(scope="module")
 def built():
     return fmodel.build_model(seed=0)
@@ -246,8 +261,9 @@ def test_loads_and_predicts_the_same_on_other_backend(tmp_path, saved_untrained,
         pytest.skip(f"this process already runs Keras on {backend}; nothing to compare")
     path = saved_untrained if weights == "untrained" else fmodel.shipped_weights(weights)
     assert weights == "untrained" or path.stat().st_size > 0, f"{path}: placeholder"
-    x = _fixed_input()
-    want = np.asarray(fmodel.load_model(path).predict_on_batch(x))
+    model = fmodel.load_model(path)
+    x = _input_for(model)
+    want = np.asarray(model.predict_on_batch(x))
     np.save(tmp_path / "x.npy", x)
     env = dict(os.environ, KERAS_BACKEND=backend, JAX_PLATFORMS="cpu",
                CUDA_VISIBLE_DEVICES="", TF_CPP_MIN_LOG_LEVEL="3")

@@ -190,6 +190,28 @@ def test_eval_reference_from_source_scores_references_beside_the_model(tmp_path,
     assert cv2.imread(str(plot)) is not None
 
 
+def test_eval_patches_paint_references_in_a_few_squares_only(tmp_path, run_cli,
+                                                             model_path):
+    from filmcolor.evaluation.references import PATCH, patched
+
+    rgb = np.zeros((40, 60, 3), np.float32)
+    rgb[...] = (0.8, 0.2, 0.1)
+    some = patched(rgb, 3, np.random.default_rng(0))
+    coloured = np.ptp(some, axis=-1) > 0.01
+    assert 0 < coloured.sum() <= 3 * PATCH * PATCH
+    np.testing.assert_allclose(some[coloured], rgb[coloured])
+    film = _colour_film(tmp_path / "colour.mkv")
+    code, err = run_cli("eval", "--data", film, "--weights", model_path,
+                        "--reference-from-source", "middle", "--patches", "4", "-q")
+    assert code == 0, err
+    out = run_cli.stdout
+    assert "middle frame of each shot, 4 patches of 9 px" in out
+    full = next(line for line in out.splitlines() if line.startswith("| mean chroma"))
+    assert float(full.strip("| \n").split("|")[1]) > 0  # the patches' colour was carried
+    row = next(line for line in out.splitlines() if line.startswith("| flicker / "))
+    assert row.strip("| \n").split("|")[3].strip() == "-"  # gray has no colour to share
+
+
 def test_eval_reference_options_need_a_film(tmp_path, run_cli, model_path, make_image):
     make_image("pics/a.png")
     code, err = run_cli("eval", "--data", tmp_path / "pics", "--weights", model_path,

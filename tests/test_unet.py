@@ -134,7 +134,8 @@ def test_every_registered_model_is_shipped_and_named_for_its_architecture(name):
     path = fmodel.shipped_weights(name)
     assert path.is_file() and path.stat().st_size > 0, path
     m = fmodel.load_model(path)
-    want = {"lite0-unet": "filmcolor_lite0_unet", "ensemble": ensemble.NAME}.get(
+    want = {"lite0-unet": "filmcolor_lite0_unet", "ensemble": ensemble.NAME,
+            "unet-hints": unet.HINTS_NAME}.get(
         name, unet.NAME if name.startswith("unet") else fmodel.PAPER_NAME)
     assert m.name == want
 
@@ -158,9 +159,15 @@ def test_each_medium_gets_its_default_model(monkeypatch, tmp_path):
     assert weights_path(ColorizeOptions()) == photo
     assert weights_path(ColorizeOptions(), film=True) == film
     assert weights_path(ColorizeOptions(model="paper"), film=True).name == "paper.keras"
-    assert _weights_by_medium(BatchOptions()) == {"image": photo, "video": film}
+    hints = fmodel.shipped_weights("unet-hints")  # photos with hints, films with paintings
+    assert weights_path(ColorizeOptions(), hints=True) == hints
+    assert weights_path(ColorizeOptions(), film=True, hints=True) == hints
+    assert weights_path(ColorizeOptions(model="unet"), film=True, hints=True) == film
+    assert _weights_by_medium(BatchOptions()) == {"image": photo, "video": film,
+                                                  "hints": hints}
     mine = tmp_path / "mine.keras"
-    assert _weights_by_medium(BatchOptions(weights=mine)) == {"image": mine, "video": mine}
+    assert _weights_by_medium(BatchOptions(weights=mine)) == {"image": mine, "video": mine,
+                                                              "hints": mine}
     monkeypatch.setenv("FILMCOLOR_WEIGHTS", str(mine))
     assert fmodel.shipped_weights() == fmodel.shipped_weights(film=True) == mine
 

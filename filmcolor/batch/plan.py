@@ -45,6 +45,15 @@ class Item:
     kind: str  # "image" or "video"
     key: str  # dst relative to OUTDIR, POSIX spelling: the state file's key
     refs: Path | None = None  # a film's NAME.refs/ folder, or a photo's exemplar file
+    hints: Path | None = None  # a photo's NAME.refs/hints.png (or .json, .jpg, ...)
+
+    @property
+    def medium(self):
+        """Which model colours it: "video", "image", or "hints" (a photo with hints, or a
+        film with painted frames: the hint model fills the regions strokes sit in)."""
+        if self.hints is not None or (self.kind == "video" and _has_painted_frames(self.refs)):
+            return "hints"
+        return self.kind
 
 
 def plan_batch(inputs, outdir, codec=None):
@@ -90,7 +99,8 @@ def plan_batch(inputs, outdir, codec=None):
 
                     check_output(d, codec)
                 seen[ident] = Item(s, d, kind, key,
-                                   _refs_of(s) if kind == "video" else _exemplar_of(s))
+                                   _refs_of(s) if kind == "video" else _exemplar_of(s),
+                                   None if kind == "video" else _hints_of(s))
                 items.append(seen[ident])
     if not items:
         raise NoImagesError(f"no images or films found in {', '.join(map(str, inputs))}")
@@ -151,6 +161,29 @@ def _exemplar_of(photo):
             if found is not None:
                 return found
     return None
+
+
+def _hints_of(photo):
+    """A photo's hints: hints.png (or .jpg, .tif, .json) in NAME.refs/ beside it, or None;
+    two are refused."""
+    folder = photo.with_name(photo.stem + REFS_SUFFIX)
+    if not folder.is_dir():
+        return None
+    found = [p for p in sorted(folder.iterdir())
+             if p.is_file() and p.stem.lower() == "hints"
+             and (p.suffix.lower() == ".json" or is_image_path(p))]
+    if len(found) > 1:
+        raise UsageError(f"{found[1]}: give one hints file (also {found[0].name})")
+    return found[0] if found else None
+
+
+def _has_painted_frames(folder):
+    """Whether a NAME.refs folder holds painted frames (frame-NNNNNN.png, ...), not only
+    an exemplar photo."""
+    from ..references import NAME
+
+    return folder is not None and folder.is_dir() and any(
+        NAME.match(p.name) for p in folder.iterdir())
 
 
 def _in_refs(relative):

@@ -133,6 +133,8 @@ def _references_cell(refs):
         parts.append(f"{refs['files']} painted, reached {refs['reached']} frames")
     if refs.get("exemplar"):
         parts.append(f"exemplar {refs['exemplar']}")
+    if refs.get("hints"):
+        parts.append(f"hints {refs['hints']}")
     return "; ".join(parts)
 
 

@@ -40,7 +40,8 @@ def run_batch(inputs, outdir, options=None):
     items = plan_batch(inputs, outdir, opts.film.codec)
     if opts.scheduler:
         items = [Item(i.src.absolute(), i.dst, i.kind, i.key,
-                      i.refs.absolute() if i.refs else None) for i in items]
+                      i.refs.absolute() if i.refs else None,
+                      i.hints.absolute() if i.hints else None) for i in items]
     weights = _weights_by_medium(opts)
     for path in dict.fromkeys(weights.values()):  # bad everywhere: refused before any work
         check_weights(path)
@@ -104,14 +105,16 @@ class _AtLeast(logging.Filter):
 
 
 def _weights_by_medium(opts):
-    """{"image": file, "video": file}: the file given for both, else each medium's default
-    model (models.DEFAULT_MODEL, DEFAULT_FILM_MODEL)."""
-    from ..models import shipped_weights
+    """{"image": file, "video": file, "hints": file} (plan.Item.medium): the file given
+    for all, else each medium's default model (models.DEFAULT_MODEL, DEFAULT_FILM_MODEL,
+    DEFAULT_HINTS_MODEL for photos with hints)."""
+    from ..models import DEFAULT_HINTS_MODEL, shipped_weights
 
     if opts.weights:
-        weights = {"image": Path(opts.weights), "video": Path(opts.weights)}
+        weights = dict.fromkeys(("image", "video", "hints"), Path(opts.weights))
     else:
-        weights = {"image": shipped_weights(), "video": shipped_weights(film=True)}
+        weights = {"image": shipped_weights(), "video": shipped_weights(film=True),
+                   "hints": shipped_weights(DEFAULT_HINTS_MODEL)}
     if opts.scheduler:  # workers on other machines share the paths
         weights = {k: p.absolute() for k, p in weights.items()}
     return weights
@@ -156,13 +159,17 @@ class _Run:
         o = self.opts
         s = {"render_size": o.render_size or (DEFAULT_FILM_RENDER_SIZE if item.kind == "video"
                                               else DEFAULT_RENDER_SIZE),
-             "weights": self.weights_id[item.kind]}
+             "weights": self.weights_id[item.medium]}
         if o.saturation != 1.0:  # keys of items made before the option stay valid
             s["saturation"] = o.saturation
         if item.kind != "video" and item.refs is not None:  # a new exemplar redoes it
             from ..references import exemplar_identity
 
             s["exemplar"] = exemplar_identity(item.refs)
+        if item.hints is not None:  # new hints redo it
+            from ..references import exemplar_identity
+
+            s["hints"] = exemplar_identity(item.hints)
         if item.kind == "video":
             s.update(o.film.kwargs())
             if item.refs is not None:  # a changed painted frame redoes the film
@@ -414,7 +421,7 @@ class _Run:
         if self.opts.jobs == 1 and not self.opts.scheduler:
             for task in tasks:
                 self._started(task, attempt)
-                weights = self.weights[task.item.kind]
+                weights = self.weights[task.item.medium]
                 yield task, run_task(task, weights, self.opts, attempt)
             return
         from joblib import Parallel, delayed
@@ -422,7 +429,7 @@ class _Run:
         def calls():
             for task in tasks:
                 self._started(task, attempt)
-                yield delayed(run_task)(task, self.weights[task.item.kind], self.opts,
+                yield delayed(run_task)(task, self.weights[task.item.medium], self.opts,
                                         attempt)
 
         by_key = {(t.item.key, None if t.segment is None else t.segment.index): t

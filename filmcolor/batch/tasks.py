@@ -192,15 +192,17 @@ def _run(task, colorizer, weights, opts, result, counter):
             seconds = opts.segment_seconds if item.refs is not None else 0
             film = ({"film": opts.film, "segment_seconds": seconds, "reference": item.refs}
                     if item.kind == "video" else
-                    {"max_pixels": opts.max_pixels, "exemplar": item.refs})
+                    {"max_pixels": opts.max_pixels, "exemplar": item.refs,
+                     "hints": item.hints})
             options = ColorizeOptions(weights=weights, overwrite=True, **film)
             done = colorize(item.src, item.dst, options, colorizer=colorizer,
                             progress=counter or False)
             result["frames"] = done.count
             if done.references is not None:
                 result["references"] = done.references
-            elif item.refs is not None:  # a photo guided by an exemplar
-                result["references"] = {"exemplar": item.refs.name}
+            elif item.refs is not None or item.hints is not None:  # a guided photo
+                result["references"] = {k: p.name for k, p in (("exemplar", item.refs),
+                                                                ("hints", item.hints)) if p}
         result["status"] = "done"
     except (FilmcolorError, OSError) as ex:
         result["status"] = "failed"

@@ -63,11 +63,16 @@ def score(pred_rgb, code_pred, truth_rgb, code_true):
     )
 
 
-def evaluate(data, colorizers, limit=None, progress=False, render_size=DEFAULT_RENDER_SIZE):
+def evaluate(data, colorizers, limit=None, progress=False, render_size=DEFAULT_RENDER_SIZE,
+             hints=0, seed=0):
     """Score each named Colorizer and the gray baseline on the images under `data`.
 
-    `colorizers` maps column name -> engine.Colorizer. Returns (columns, source figures,
-    image count, failures); the source figures are a dict for the table's labels. `render_size` is where the baseline's paper metrics are taken.
+    `colorizers` maps column name -> engine.Colorizer (or anything with its predict_ab,
+    such as hints.levin.levin_colorizer). Returns (columns, source figures, image count,
+    failures); the source figures are a dict for the table's labels. `render_size` is
+    where the baseline's paper metrics are taken. `hints`: that many true-colour points
+    (hints.simulate.points) at render size, the same for every column that takes hints
+    (drawn from `seed` and the image's index); the others get none.
     """
     paths = find_images(data)[:limit] if limit else find_images(data)
     if not paths:
@@ -91,8 +96,10 @@ def evaluate(data, colorizers, limit=None, progress=False, render_size=DEFAULT_R
         images.append(str(Path(path).relative_to(data)) if Path(data).is_dir() else str(path))
         source_cf.append(metrics.colorfulness(truth))
         source_spread.append(metrics.ab_spread(color.rgb_to_lab(truth)[..., 1:]))
+        given = [_true_points(truth, render_size, hints, [seed, len(images)])] if hints else None
         for name, cz in colorizers.items():
-            (ab_small,), (gray_small,) = cz.predict_ab([gray])
+            (ab_small,), (gray_small,) = cz.predict_ab(
+                [gray], given if getattr(cz, "takes_hints", False) else None)
             code_true = _code_true(truth, gray_small.shape)
             pred = color.compose(gray, color.chroma_offsets(gray_small, ab_small))
             columns[name].add(**score(pred, color.encode_ab(ab_small), truth, code_true))
@@ -106,6 +113,16 @@ def evaluate(data, colorizers, limit=None, progress=False, render_size=DEFAULT_R
               "source_spread": float(np.mean(source_spread)), "images": images,
               "image_cf": source_cf}
     return [*columns.values(), gray_col], source, len(source_cf), failures
+
+
+def _true_points(truth, render_size, n, seed):
+    """`n` points of the picture's own colours, drawn at render size (a hints.HintMap)."""
+    from ..hints import HintMap
+    from ..hints.simulate import points
+
+    small = color.resize_long_side(truth, render_size)
+    ab = color.rgb_to_lab(small)[..., 1:]
+    return HintMap(*points(ab, n, np.random.default_rng(seed)))
 
 
 def _code_true(truth, shape):

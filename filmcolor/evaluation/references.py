@@ -46,7 +46,9 @@ class ReferenceScores:
     flicker: dict = field(default_factory=lambda: {r: metrics.WarpingError()
                                                    for r in (*ROWS, "original")})
     chroma: dict = field(default_factory=lambda: {r: [] for r in (*ROWS, "original")})
+    chroma2: dict = field(default_factory=lambda: {r: [] for r in (*ROWS, "original")})
     distance: list = field(default_factory=list)  # per frame, to the nearest reference
+    patches: int | None = None  # references painted in this many patches only
     seconds: dict = field(default_factory=dict)  # "references", "model": wall time of a run
 
     def mean(self, table, row):
@@ -81,9 +83,12 @@ def choose(shots, where):
     return chosen
 
 
-def evaluate_references(path, colorizer, where="first", progress=False):
+def evaluate_references(path, colorizer, where="first", progress=False, patches=None,
+                        seed=0):
     """Score `path` (a colour film) with one true-colour reference per shot; returns
-    ReferenceScores."""
+    ReferenceScores. `patches`: each reference painted only in that many squares of
+    PATCH px of its true colour at seeded random places, the rest left gray (strokes, not
+    a full painting)."""
     path = Path(path)
     render = colorizer.render_size
     shots = film_shots(path, render)
@@ -95,6 +100,8 @@ def evaluate_references(path, colorizer, where="first", progress=False):
         want = set(refs)
         for i, rgb in enumerate(rgb_frames(path)):
             if i in want:
+                if patches:
+                    rgb = patched(rgb, patches, np.random.default_rng([seed, i]))
                 bgr = cv2.cvtColor(np.rint(rgb * 255).astype(np.uint8), cv2.COLOR_RGB2BGR)
                 cv2.imwrite(str(keys / f"frame-{i:06d}.png"), bgr)
         t0 = time.perf_counter()
@@ -107,11 +114,23 @@ def evaluate_references(path, colorizer, where="first", progress=False):
                            progress=progress, track=track)
         finally:
             track.close()
-        scores = ReferenceScores(where, refs, len(shots),
+        scores = ReferenceScores(where, refs, len(shots), patches=patches,
                                  seconds={"model": seconds_model,
                                           "references": time.perf_counter() - t0})
         _score(scores, path, tmp, shots, render)
     return scores
+
+
+PATCH = 9  # px, a patch of a partly painted reference
+
+
+def patched(rgb, n, rng):
+    """The gray picture with `n` squares of PATCH px in their true colour (float RGB)."""
+    from ..hints.simulate import points
+
+    _, mask = points(np.zeros(rgb.shape[:2] + (2,), np.float32), n, rng, size=PATCH)
+    gray = np.repeat(color.luma(rgb)[..., None], 3, axis=-1)
+    return np.where(mask[..., None] > 0, rgb, gray)
 
 
 def _score(scores, path, tmp, shots, render):
@@ -135,6 +154,7 @@ def _score(scores, path, tmp, shots, render):
             small_ab[row] = color.rgb_to_lab(color.resize_long_side(rgb, render))[..., 1:]
         for row, ab in small_ab.items():
             scores.chroma[row].append(float(np.hypot(ab[..., 0], ab[..., 1]).mean()))
+            scores.chroma2[row].append(float(np.square(ab).sum(axis=-1).mean()))
         if prev is not None and not any(t == s[0] for s in shots):  # no pair across a cut
             motion = metrics.source_motion(prev[0], small_src)
             for row, ab in small_ab.items():
@@ -144,7 +164,8 @@ def _score(scores, path, tmp, shots, render):
 
 
 def format_reference_table(scores, path):
-    cols = {"references": f"with references ({scores.where} frame of each shot)",
+    painting = f", {scores.patches} patches of {PATCH} px" if scores.patches else ""
+    cols = {"references": f"with references ({scores.where} frame of each shot{painting})",
             "model": "model alone", "gray": "gray (ab=0)", "original": "the film's own"}
     every = (*ROWS, "original")
     body = [
@@ -156,6 +177,8 @@ def format_reference_table(scores, path):
          *[f"{scores.flicker[r].value:.3f}" for r in every]],
         ["mean chroma: length of ab, render size (the flicker grows with it)",
          *[f"{scores.mean(scores.chroma, r):.1f}" for r in every]],
+        ["flicker / the frames' mean squared chroma (lower is steadier)",
+         *[relative_flicker(scores, r) for r in every]],
     ]
     head = ["metric", *[cols[r] for r in every]]
     widths = [max(len(r[i]) for r in [head, *body]) for i in range(len(head))]
@@ -168,6 +191,13 @@ def format_reference_table(scores, path):
     speed = (f"wall time: with references {s['references']:.1f} s, model alone "
              f"{s['model']:.1f} s (ratio {s['references'] / s['model']:.2f}x, the same run)")
     return "\n".join([title, "", line(head), sep, *map(line, body), "", speed])
+
+
+def relative_flicker(scores, row):
+    """The warping error on ab as a share of the colour there is (issue 10), as
+    evaluation.films reports it; '-' for a gray output."""
+    chroma2 = scores.mean(scores.chroma2, row)
+    return "-" if not chroma2 > 1.0 else f"{scores.flicker[row].value / chroma2:.4f}"
 
 
 def by_distance(scores):

@@ -6,7 +6,9 @@ A saved file says which architecture it is by its Keras model name, so load_mode
 flag.
 
     paper.py    the paper's Fig. 2 network, exactly (31,618 parameters)
-    unet.py     the project's U-Net with a global-context gate (the default)
+    unet.py     the project's U-Net with a global-context gate (the default); with
+                `hints=True` it also reads a hint map (`unet-hints`, hints/)
+    names.py    the U-Nets' saved model names
     files.py    load_model (safe mode, the file names its architecture), check_weights,
                 weights_identity
     efficientnet.py  EfficientNet-Lite in Keras, its ImageNet weights converted from the
@@ -31,6 +33,7 @@ from .efficientnet import VARIANTS
 from .files import (ARCHITECTURES, check_weights, downsample, load_model,  # noqa: F401
                     upgrade_settings, weights_identity)
 from .paper import DOWNSAMPLE, PAPER_NAME, PARAMS, build_model  # noqa: F401
+from .names import UNET, UNET_HINTS
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,9 @@ MODELS = {
                             "the U-Net decoder on the ImageNet EfficientNet-Lite0, 4.0 M "
                             "parameters: more colour, and more wrong colour (not a default "
                             "yet)"),
+    "unet-hints": ModelSpec("unet-hints", "unet-hints.keras",
+                            "unet-studio fine-tuned to take colour hints (--hints): points "
+                            "and strokes spread over the regions they sit in"),
     "ensemble": ModelSpec("ensemble", "ensemble.json",
                           "the mean of unet-studio, unet, a Lite1 and a Lite0 encoder "
                           "U-Net, each also on the mirrored picture: the best colour on "
@@ -64,10 +70,16 @@ MODELS = {
 # the validation photos and worse on the film validation clips
 DEFAULT_MODEL = "unet-studio"  # photos
 DEFAULT_FILM_MODEL = "unet"
+DEFAULT_HINTS_MODEL = "unet-hints"  # photos given --hints
+
+
+def takes_hints_name(architecture):
+    """Whether a saved model of this architecture (check_weights' answer) takes hints."""
+    return architecture == UNET_HINTS
 
 
 # the architectures `filmcolor train --model` builds -> their saved model's name
-TRAINABLE = {"unet": "filmcolor_unet", "paper": PAPER_NAME,
+TRAINABLE = {"unet": UNET, "paper": PAPER_NAME,
              **{f"{v}-unet": encoder_unet.name_of(v) for v in VARIANTS}}
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ..errors import WeightsError
 from .backend import import_keras, quiet_stderr
-from . import ensemble
+from . import ensemble, names
 from .encoder_unet import NAMES as ENCODER_UNETS
 from .paper import DOWNSAMPLE, PAPER_NAME
 
@@ -20,8 +20,10 @@ log = logging.getLogger("filmcolor")
 
 # architecture (Keras model name) -> padding multiple; the I/O convention of all is
 # L / 100 in, sigmoid ab code out
-ARCHITECTURES = {PAPER_NAME: DOWNSAMPLE, "filmcolor_unet": 16, **ENCODER_UNETS,
+ARCHITECTURES = {PAPER_NAME: DOWNSAMPLE, names.UNET: 16, names.UNET_HINTS: 16,
+                 **ENCODER_UNETS,
                  ensemble.NAME: ensemble.DOWNSAMPLE}
+IN_CHANNELS = (1, 7)  # L alone, or L and a hint map (unet.HINT_CHANNELS)
 
 
 def weights_identity(path):
@@ -157,10 +159,11 @@ def load_model(path, name=None):
         except Exception as ex:  # Keras raises many types for a bad file; all mean the same
             raise WeightsError(f"{path}: cannot load weights ({_first_line(ex)})") from ex
     log.debug("start-up: %s loaded in %.1f s", path.name, time.perf_counter() - t0)
-    if model.input_shape[-1] != 1 or model.output_shape[-1] != 2:
+    if model.input_shape[-1] not in IN_CHANNELS or model.output_shape[-1] != 2:
         raise WeightsError(
             f"{path}: not a colorization model (input {model.input_shape}, "
-            f"output {model.output_shape}; expected 1 channel in, 2 out)"
+            f"output {model.output_shape}; expected 1 channel in (or L and a hint map), "
+            f"2 out)"
         )
     if name is None and model.name not in ARCHITECTURES:  # renamed: checked by the caller
         raise WeightsError(f"{path}: unknown architecture '{model.name}' (filmcolor runs "
