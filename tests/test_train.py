@@ -487,7 +487,7 @@ def _shipped_run(name):
 
 # options added for the encoder models, at values that leave the other recipes as they were
 ENCODER_OPTIONS = {"pretrained": "imagenet", "frozen_epochs": 0, "fine_tune_from": 0,
-                   "encoder_rate": 0.1, "init": ""}
+                   "encoder_rate": 0.1, "init": "", "hints": False}  # and the hint model's
 
 
 def test_train_without_recipe_flags_is_the_shipped_unets_recipe():
@@ -505,6 +505,22 @@ def test_train_without_recipe_flags_is_the_shipped_unets_recipe():
     added_since = {"ema": 0.0, "cutouts": "", "paste": 0.0, "studio": 0.25, **ENCODER_OPTIONS}
     assert {k: v for k, v in ours.items() if k not in shipped} == added_since
     assert {k: v for k, v in ours.items() if k in shipped} == shipped
+
+
+def test_the_hint_models_two_runs_are_its_recipe_and_the_documented_overrides():
+    """weights/unet-hints.keras: `--recipe unet-hints` (before the spread's gate existed),
+    then `--init` that run, 15 epochs at lr 5e-4 and load size 256 (weights/README.md)."""
+    from dataclasses import asdict
+
+    from filmcolor.train import recipe_config
+
+    for stage, overrides in (("stage1", {}),
+                             ("stage2", dict(init="runs/unet-hints/best.keras", epochs=15,
+                                             learning_rate=5e-4, load_size=256))):
+        shipped = _shipped_run(f"unet-hints/{stage}")
+        ours = asdict(recipe_config("unet-hints", data=shipped["data"], out=shipped["out"],
+                                    verbose=shipped["verbose"], **overrides))
+        assert ours == shipped, stage
 
 
 def test_studio_recipe_is_what_trained_unet_studio():
@@ -531,6 +547,8 @@ def test_lite0_recipe_is_what_trained_lite0_unet():
 
     second = _shipped_run("lite0-unet")
     first = _shipped_run("lite0-unet/frozen")
+    for run in (first, second):  # an option added since, at the value that changes nothing
+        assert run.setdefault("hints", False) is False
     recipe = recipe_config("lite0-unet", data=second["data"], out=second["out"],
                            verbose=second["verbose"])
     assert asdict(replace(recipe, epochs=15, init=f"{recipe.out}/frozen/best.keras")) == second
