@@ -149,11 +149,13 @@ class FrameSink:
             return
         # luma is scaled to the render size before it becomes float: 4x fewer pixels
         lumas = [f.to_float(colorizer.render_size) for f in batch]
-        hints = None
-        if self.track is not None and colorizer.takes_hints:  # carried strokes: hints
+        if self.track is not None and getattr(colorizer, "takes_hints", False):
+            # carried strokes go to a hint-taking model as hints
             hints = [self.track.hints(self.track.index_of(f, self.predicted + j))
                      for j, f in enumerate(batch)]
-        abs_, smalls = colorizer.predict_ab(lumas, hints)
+            abs_, smalls = colorizer.predict_ab(lumas, hints)
+        else:
+            abs_, smalls = colorizer.predict_ab(lumas)
         for frame, ab, small in zip(batch, abs_, smalls):
             if self.track is not None:  # painted chroma carried here, before smoothing
                 ab = self.track.carried(self.track.index_of(frame, self.predicted), ab, small)

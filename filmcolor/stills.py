@@ -114,8 +114,10 @@ def _colorize_chunks(pairs, colorizer, bar, log_failures, prior, max_pixels, hin
                 if log_failures:
                     log.error("%s", ex)
         if loaded:
-            outputs = colorizer.colorize([g for _, _, g, _ in loaded], prior,
-                                         [hints.get(src) for src, _, _, _ in loaded])
+            grays = [g for _, _, g, _ in loaded]
+            given = [hints.get(src) for src, _, _, _ in loaded]
+            outputs = (colorizer.colorize(grays, prior, hints=given) if any(given)
+                       else colorizer.colorize(grays, prior))
             for (src, dst, _, dtype), rgb in zip(loaded, outputs):
                 try:
                     write_image(dst, rgb, dtype)

@@ -116,7 +116,10 @@ def test_bench_heap(tmp_path):
     for label in ("training step", "predict call"):
         row = find(rf"^\| {label} \| {NUM} \| {NUM} \| {NUM} \| {NUM} \| {NUM} \|$", out)
         assert all(v >= 0 for v in row) and row[0] > 0 and row[2] > 0
-        assert row[4] == pytest.approx(row[2] / row[0], abs=0.01)
+        # the printed ratio (2 decimals) against the ratio of the printed times (3
+        # decimals): their rounding bounds the difference, more so for short times
+        slack = 0.0005 / row[0] * (1 + row[2] / row[0]) + 0.005
+        assert row[4] == pytest.approx(row[2] / row[0], abs=slack)
 
 
 def test_bench_batch_overhead(tmp_path):
