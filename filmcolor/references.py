@@ -370,14 +370,21 @@ class ReferenceTrack:
         return HintMap(np.where(mask[..., None] > 0, record[..., :2], 0.0), mask)
 
     def _record(self, index):
-        """(ab, conf) H x W x 3 carried to frame `index` at render size, or None."""
+        """(ab, conf) H x W x 3 carried to frame `index` at render size, or None. The last
+        one read is kept: a hint-taking model asks for a frame's hints, then carried()
+        for the same frame."""
+        last = getattr(self, "_last", None)
+        if last is not None and last[0] == index:
+            return last[1]
         at = self._offsets.get(index)
         if at is None:
             return None
         offset, h, w = at
         self._file.seek(offset)
         record = np.frombuffer(self._file.read(h * w * 3 * 2), np.float16)
-        return record.reshape(h, w, 3).astype(np.float32)
+        record = record.reshape(h, w, 3).astype(np.float32)
+        self._last = (index, record)
+        return record
 
     def painted(self, index, frame, ab):
         """(ab, luma) at full size for a reference frame: exactly its painted chroma where
